@@ -1,0 +1,55 @@
+# PwR Platform — the two commands: `make up` and `make test`.
+# Needs only python3 (3.11) and make: a pinned uv is bootstrapped into .pwr/tools, and uv never
+# downloads a Python of its own (it uses the python3 on PATH).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .pwr/tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_LINK_MODE := copy
+RUN := $(UV) run --locked --no-sync
+
+.PHONY: help up down test lint format bench install clean-state
+
+help:
+	@echo "make up     start PostgreSQL, migrate, start Dagster (webserver + daemon); print URLs"
+	@echo "make down   stop everything make up started (data is kept in .pwr/)"
+	@echo "make test   ruff + pytest against a real PostgreSQL"
+	@echo "make bench  benchmarks (prints figures; not part of make test)"
+
+$(UV):
+	@mkdir -p $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked
+	@touch $@
+
+install: .venv/.synced
+
+up: install
+	$(RUN) pwr up
+
+down: install
+	$(RUN) pwr down
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: install
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+test: install lint
+	$(RUN) pytest
+
+bench: install
+	$(RUN) python -m bench
+
+clean-state:
+	@echo "This deletes .pwr/ (database files, Dagster history). Run 'make down' first."

@@ -1,0 +1,1 @@
+"""Dagster definitions grouped by warehouse layer (raw, core, agg) plus cross-cutting automation."""

@@ -1,0 +1,1 @@
+"""The warehouse: where the PostgreSQL server is, its schema (Alembic), and the embedded server."""

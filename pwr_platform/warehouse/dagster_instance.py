@@ -1,0 +1,69 @@
+"""The Dagster instance under ``PWR_HOME/dagster_home``: run, event-log and schedule storage in PostgreSQL.
+
+``dagster.yaml`` names no secret: the storage URL (with the database password) reaches the
+webserver, daemon and run workers through the ``PWR_DAGSTER_STORAGE_URL`` environment variable,
+which :func:`dagster_env` builds and ``pwr up`` / ``pwr env`` hand to every Dagster process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from pwr_platform.settings import PwrSettings, get_settings
+from pwr_platform.warehouse.connection import dagster_storage_url, warehouse_url
+
+STORAGE_URL_ENV = "PWR_DAGSTER_STORAGE_URL"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
+
+
+def instance_config() -> dict:
+    return {
+        # postgresql+psycopg2 scheme: with SQLAlchemy 2.1 the bare "postgresql" scheme no longer
+        # means psycopg2, which is the driver dagster-postgres is written for.
+        "storage": {"postgres": {"postgres_url": {"env": STORAGE_URL_ENV}}},
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            # 2 cores: more parallel runs only queue up inside PostgreSQL.
+            "config": {"max_concurrent_runs": 4},
+        },
+        "telemetry": {"enabled": False},
+        "nux": {"enabled": False},
+        "retention": {"schedule": {"purge_after_days": 30}, "sensor": {"purge_after_days": {"skipped": 7}}},
+    }
+
+
+def write_instance(settings: PwrSettings | None = None) -> Path:
+    """Write ``dagster.yaml`` (idempotent) and return DAGSTER_HOME."""
+    settings = settings or get_settings()
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    text = "# Written by `pwr` (pwr_platform/warehouse/dagster_instance.py); edits are overwritten.\n"
+    text += yaml.safe_dump(instance_config(), sort_keys=False)
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+    return home
+
+
+def dagster_env(settings: PwrSettings | None = None, *, start: bool = False) -> dict[str, str]:
+    """Environment for any Dagster process of this platform (webserver, daemon, CLI, tests)."""
+    settings = settings or get_settings()
+    home = write_instance(settings)
+    env = {
+        "DAGSTER_HOME": str(home),
+        STORAGE_URL_ENV: dagster_storage_url(settings, start=start),
+        "PWR_HOME": str(settings.home),
+    }
+    if settings.database_url is None:
+        # Resolve the embedded server's URL once so run workers need not read the secrets dir.
+        env["PWR_DATABASE_URL"] = warehouse_url(settings, start=start)
+    return env
+
+
+def apply_env(settings: PwrSettings | None = None, *, start: bool = False) -> None:
+    os.environ.update(dagster_env(settings, start=start))

@@ -1,0 +1,100 @@
+"""Test fixtures: every warehouse test gets its own migrated database on a real PostgreSQL server.
+
+The server is ``PWR_TEST_DATABASE_URL`` when set (CI also runs the suite against the machine's
+PostgreSQL 15 that way), otherwise a dedicated embedded server under ``.pwr/test-pgdata`` on
+``PWR_TEST_DB_PORT`` (default 54339), so tests never touch the data of a running ``make up``.
+Migrations run once into a template database; each test clones it (``CREATE DATABASE … TEMPLATE``),
+which takes milliseconds and isolates tests completely.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pwr_platform.warehouse import migrate
+from pwr_platform.warehouse.connection import with_database
+from pwr_platform.warehouse.embedded import EmbeddedPostgres
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WAREHOUSE_FIXTURES = {"pg_server_url", "template_db", "warehouse_url", "warehouse_conn", "empty_database_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if WAREHOUSE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.warehouse)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """URL of the maintenance database (``postgres``) on the test server."""
+    external = os.environ.get("PWR_TEST_DATABASE_URL")
+    if external:
+        yield with_database(external, "postgres")
+        return
+    server = EmbeddedPostgres(
+        pgdata=REPO_ROOT / ".pwr" / "test-pgdata",
+        port=int(os.environ.get("PWR_TEST_DB_PORT", "54339")),
+        secrets_dir=REPO_ROOT / ".pwr" / "test-secrets",
+    )
+    server.start()
+    yield server.url("postgres")
+
+
+def _admin(server_url: str) -> psycopg.Connection:
+    return psycopg.connect(server_url, autocommit=True)
+
+
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    with _admin(server_url) as conn:
+        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            stmt = sql.SQL("{} TEMPLATE {}").format(stmt, sql.Identifier(template))
+        conn.execute(stmt)
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_url: str) -> Iterator[str]:
+    """Name of a freshly migrated template database, dropped at the end of the session."""
+    name = f"pwr_test_tpl_{uuid.uuid4().hex[:10]}"
+    url = create_database(pg_server_url, name)
+    migrate.upgrade(url)
+    yield name
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def warehouse_url(pg_server_url: str, template_db: str) -> Iterator[str]:
+    """URL of a migrated warehouse database that belongs to this test alone."""
+    name = f"pwr_test_{uuid.uuid4().hex[:12]}"
+    url = create_database(pg_server_url, name, template=template_db)
+    yield url
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_server_url: str) -> Iterator[str]:
+    """URL of an empty database (no schema), for migration tests."""
+    name = f"pwr_test_empty_{uuid.uuid4().hex[:12]}"
+    url = create_database(pg_server_url, name)
+    yield url
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture
+def warehouse_conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        yield conn

@@ -1,0 +1,66 @@
+"""The Dagster code location loads, and the instance it runs on stores everything in PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from dagster import DagsterInstance, Definitions
+
+from pwr_platform.definitions import build_definitions, defs
+from pwr_platform.warehouse.connection import sqlalchemy_url, with_database
+from pwr_platform.warehouse.dagster_instance import REPO_ROOT, STORAGE_URL_ENV, instance_config
+from pwr_platform_tests.conftest import create_database, drop_database
+
+
+def test_definitions_load_without_error() -> None:
+    Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    assert "warehouse" in repo.get_top_level_resources()
+
+
+def test_definitions_accept_a_test_warehouse() -> None:
+    from pwr_platform.defs.resources import WarehouseResource
+
+    custom = build_definitions(WarehouseResource(database_url="postgresql://x@127.0.0.1:1/y"))
+    Definitions.validate_loadable(custom)
+
+
+def test_workspace_yaml_loads_with_dagster_cli() -> None:
+    result = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "dagster"),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_instance_keeps_runs_events_and_schedules_in_postgres(
+    pg_server_url: str, tmp_path, monkeypatch
+) -> None:
+    name = "pwr_test_dagster_" + os.urandom(4).hex()
+    create_database(pg_server_url, name)
+    try:
+        import yaml
+
+        (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance_config()))
+        monkeypatch.setenv(STORAGE_URL_ENV, sqlalchemy_url(with_database(pg_server_url, name), "psycopg2"))
+        instance = DagsterInstance.from_config(str(tmp_path))
+        try:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+            assert instance.get_runs() == []
+        finally:
+            instance.dispose()
+    finally:
+        drop_database(pg_server_url, name)
