@@ -8,7 +8,7 @@ UV_VERSION := 0.13.9
 TOOLS := .pwr/tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_LINK_MODE := copy
 RUN := $(UV) run --locked --no-sync
 

@@ -44,8 +44,11 @@ def pg_server_url() -> Iterator[str]:
         port=int(os.environ.get("PWR_TEST_DB_PORT", "54339")),
         secrets_dir=REPO_ROOT / ".pwr" / "test-secrets",
     )
+    already_running = server.is_initialized and server.running_port() is not None
     server.start()
     yield server.url("postgres")
+    if not already_running:
+        server.stop()
 
 
 def _admin(server_url: str) -> psycopg.Connection:

@@ -90,6 +90,19 @@ SEED_COLUMNS = {
         "raw_text": ("text", "NO"),
         "reason": ("text", "NO"),
     },
+    ("pwr_raw", "discord_member_events"): {
+        "discord_guild_id": ("bigint", "NO"),
+        "discord_user_id": ("bigint", "NO"),
+        "event_type": ("text", "NO"),
+        "event_ts": ("timestamp with time zone", "NO"),
+        "joined_at": ("timestamp with time zone", "YES"),
+    },
+    ("pwr_raw", "discord_scheduled_events"): {
+        "discord_event_id": ("bigint", "NO"),
+        "observed_ts": ("timestamp with time zone", "NO"),
+        "status": ("text", "NO"),
+        "scheduled_start_ts": ("timestamp with time zone", "NO"),
+    },
     ("pwr_raw", "collector_heartbeats"): {
         "discord_guild_id": ("bigint", "NO"),
         "collector_run_id": ("text", "NO"),

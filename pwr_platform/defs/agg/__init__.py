@@ -1,0 +1,1 @@
+"""pwr_agg layer: daily / weekly / monthly aggregates and the dashboard views."""

@@ -1,0 +1,1 @@
+"""pwr_core layer: members, voice sessions, events, attendance."""
