@@ -12,7 +12,7 @@ export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_LINK_MODE := copy
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: help up down test lint format bench install clean-state
+.PHONY: help up down test lint format bench install clean-state proxy-tools
 
 help:
 	@echo "make up     start PostgreSQL, migrate, start Dagster (webserver + daemon); print URLs"
@@ -45,7 +45,7 @@ format: install
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-test: install lint
+test: install lint proxy-tools
 	$(RUN) pytest
 
 bench: install
@@ -53,3 +53,15 @@ bench: install
 
 clean-state:
 	@echo "This deletes .pwr/ (database files, Dagster history). Run 'make down' first."
+
+# --------------------------------------------------------------------------- docker/ proxy checks
+# Debian's caddy validates docker/Caddyfile and serves it over HTTPS in the tests
+# (pwr_platform_tests/test_docker_proxy.py). Installed only when missing and only as root; the
+# package's systemd unit is disabled at once, so it never starts a proxy on this machine's :80.
+proxy-tools:
+	@if command -v caddy >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian caddy (checks docker/Caddyfile in the tests) …"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null; \
+		if command -v systemctl >/dev/null; then systemctl disable --now caddy.service >/dev/null 2>&1 || true; fi; \
+	else echo "note: caddy missing (install Debian's caddy package) – the docker proxy tests will fail"; fi

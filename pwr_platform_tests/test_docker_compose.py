@@ -61,15 +61,19 @@ def test_every_service_has_a_health_check_or_dependency_conditions(services: dic
                 "service_completed_successfully",
             }, f"{name} → {dep}: a bare service_started does not wait for anything"
             if spec["condition"] == "service_healthy":
-                assert "healthcheck" in services[dep], f"{name} waits for {dep} to be healthy, it has no check"
-        assert "healthcheck" in service or deps, f"{name} has neither a health check nor a dependency condition"
+                assert "healthcheck" in services[dep], (
+                    f"{name} waits for {dep} to be healthy, it has no check"
+                )
+        assert "healthcheck" in service or deps, (
+            f"{name} has neither a health check nor a dependency condition"
+        )
 
 
-def _ancestors(services: dict, name: str, condition: str | None = None) -> set[str]:
+def _ancestors(services: dict, name: str) -> set[str]:
     seen: set[str] = set()
     stack = [name]
     while stack:
-        for dep, spec in _depends(services[stack.pop()]).items():
+        for dep in _depends(services[stack.pop()]):
             if dep not in seen:
                 seen.add(dep)
                 stack.append(dep)
@@ -132,7 +136,12 @@ def test_no_literal_secret_in_compose() -> None:
 def test_secret_variables_have_no_default_anywhere() -> None:
     uses = compose_var_uses()
     secret_names = {u.name for u in uses if SECRET_NAME.search(u.name)}
-    assert {"POSTGRES_PASSWORD", "PWR_DB_PASSWORD", "SUPERSET_SECRET_KEY", "PWR_DISCORD_TOKEN"} <= secret_names
+    assert {
+        "POSTGRES_PASSWORD",
+        "PWR_DB_PASSWORD",
+        "SUPERSET_SECRET_KEY",
+        "PWR_DISCORD_TOKEN",
+    } <= secret_names
     for use in uses:
         if use.name in secret_names:
             assert use.op == ":?", f"${{{use.name}}} must be ${{{use.name}:?…}}: required, never defaulted"
@@ -154,7 +163,9 @@ def test_every_variable_is_listed_in_env_example() -> None:
 def test_caddyfile_variables_reach_the_proxy(services: dict) -> None:
     proxy_env = set(services[PROXY]["environment"])
     for name, default in caddy_var_uses():
-        assert name in proxy_env or default is not None, f"Caddyfile reads {{${name}}}, the proxy is not given it"
+        assert name in proxy_env or default is not None, (
+            f"Caddyfile reads {{${name}}}, the proxy is not given it"
+        )
     text = CADDYFILE.read_text()
     assert "$2a$" not in text and "password" not in text.split("basicauth", 1)[1].split("}", 1)[0].lower()
 
@@ -210,9 +221,13 @@ def test_dockerfiles_are_multi_stage_non_root_and_install_from_the_locks() -> No
         stages = _stages(dockerfile)
         assert len(stages) >= 2, f"{dockerfile.name} is not multi-stage"
         build, runtime = stages[0][1], stages[-1][1]
-        assert any(f'"uv=={make_uv}"' in line for line in build), f"{dockerfile.name}: uv is not the Makefile's"
+        assert any(f'"uv=={make_uv}"' in line for line in build), (
+            f"{dockerfile.name}: uv is not the Makefile's"
+        )
         users = [line.split()[1] for line in runtime if line.startswith("USER ")]
-        assert users and users[-1] not in {"root", "0"}, f"{dockerfile.name}: runtime must run as a non-root user"
+        assert users and users[-1] not in {"root", "0"}, (
+            f"{dockerfile.name}: runtime must run as a non-root user"
+        )
         assert any(line.startswith("COPY --from=") for line in runtime)
         assert not any(re.search(r"\b(pip|uv) (install|sync|pip)", line) for line in runtime), (
             f"{dockerfile.name}: the runtime stage must not resolve or install anything"
@@ -242,7 +257,9 @@ def test_every_command_is_an_executable_script_in_docker_bin(services: dict) -> 
         check = service.get("healthcheck", {}).get("test", [])
         if check and check[1].startswith("/opt/"):
             assert os.access(container_script(check[1]), os.X_OK)
-        image_root = "/opt/superset/" if "superset.Dockerfile" in service["build"]["dockerfile"] else "/opt/pwr/"
+        image_root = (
+            "/opt/superset/" if "superset.Dockerfile" in service["build"]["dockerfile"] else "/opt/pwr/"
+        )
         assert command[0].startswith(image_root), f"{name}: {command[0]} is not in its image"
     for script in BIN_DIR.iterdir():
         first = script.read_text().splitlines()[0]
