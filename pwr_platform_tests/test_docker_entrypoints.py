@@ -107,7 +107,7 @@ class ComposePostgres:
         password = {
             "pwr": "PWR_DB_PASSWORD",
             "dagster": "PWR_DAGSTER_DB_PASSWORD",
-            "superset": "PWR_SUPERSET_DB_PASSWORD",
+            "superset": "PWR_SUPERSET_METADATA_DB_PASSWORD",
         }
         return f"postgresql://{role}:{self.env[password[role]]}@127.0.0.1:{self.server.port}/{database}"
 

@@ -8,12 +8,12 @@
 # Passwords come from the environment (docker/.env) and reach psql through \getenv, never on a
 # command line. Rotating them later is ALTER ROLE (docs/deploy.md, "Rotating secrets").
 set -eu
-: "${PWR_DB_PASSWORD:?}" "${PWR_DAGSTER_DB_PASSWORD:?}" "${PWR_SUPERSET_DB_PASSWORD:?}"
+: "${PWR_DB_PASSWORD:?}" "${PWR_DAGSTER_DB_PASSWORD:?}" "${PWR_SUPERSET_METADATA_DB_PASSWORD:?}"
 
 psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}" --dbname postgres <<'SQL'
 \getenv pwr_password PWR_DB_PASSWORD
 \getenv dagster_password PWR_DAGSTER_DB_PASSWORD
-\getenv superset_password PWR_SUPERSET_DB_PASSWORD
+\getenv superset_password PWR_SUPERSET_METADATA_DB_PASSWORD
 
 CREATE ROLE pwr LOGIN CREATEROLE PASSWORD :'pwr_password';
 CREATE ROLE dagster LOGIN PASSWORD :'dagster_password';
