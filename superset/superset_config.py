@@ -45,8 +45,8 @@ WTF_CSRF_ENABLED = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = os.environ.get("PWR_SUPERSET_HTTPS", "").lower() in {"1", "true", "yes"}
-# Telemetry pixel (a third-party request from every page): off.
-SCARF_ANALYTICS = False
+# The prebuilt front end always renders a telemetry pixel (a third-party image) in the navbar:
+# the content security policy below blocks it, so the browser never sends the request.
 # Login form rate limit per client (Superset's default limiter keeps counts in memory).
 RATELIMIT_ENABLED = True
 AUTH_RATE_LIMITED = True
@@ -85,6 +85,8 @@ PREVENT_UNSAFE_DB_CONNECTIONS = True
 
 # --- behaviour ------------------------------------------------------------------------------
 FEATURE_FLAGS = {
+    # render every chart at once (the dashboards are small): no blank tiles while scrolling
+    "DASHBOARD_VIRTUALIZATION": False,
     "DASHBOARD_RBAC": False,
     "ENABLE_TEMPLATE_PROCESSING": False,
     "ALERT_REPORTS": False,
