@@ -98,6 +98,8 @@ def superset_service(settings: PwrSettings) -> Service:
         "8",
         "--timeout",
         "120",
+        "--graceful-timeout",
+        "10",
         "--chdir",
         str(settings.superset_home),
         "--limit-request-line",
