@@ -12,13 +12,14 @@ export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_LINK_MODE := copy
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: help up down test lint format bench install clean-state proxy-tools
+.PHONY: help up down test lint format bench install clean-state proxy-tools superset-install superset-lock browser
 
 help:
 	@echo "make up     start PostgreSQL, migrate, start Dagster (webserver + daemon); print URLs"
 	@echo "make down   stop everything make up started (data is kept in .pwr/)"
 	@echo "make test   ruff + pytest against a real PostgreSQL"
 	@echo "make bench  benchmarks (prints figures; not part of make test)"
+	@echo "make superset-install  Superset's own virtualenv (.venv-superset) from superset/requirements.lock"
 
 $(UV):
 	@mkdir -p $(TOOLS)
@@ -31,7 +32,7 @@ $(UV):
 
 install: .venv/.synced
 
-up: install
+up: install superset-install
 	$(RUN) pwr up
 
 down: install
@@ -45,7 +46,7 @@ format: install
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-test: install lint proxy-tools
+test: install lint superset-install browser proxy-tools
 	$(RUN) pytest
 
 bench: install
@@ -65,3 +66,30 @@ proxy-tools:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null; \
 		if command -v systemctl >/dev/null; then systemctl disable --now caddy.service >/dev/null 2>&1 || true; fi; \
 	else echo "note: caddy missing (install Debian's caddy package) – the docker proxy tests will fail"; fi
+
+# --------------------------------------------------------------------------- Superset
+# Superset is an application with its own virtualenv: it needs SQLAlchemy < 2 and pandas < 2.2,
+# the platform uses 2.x. requirements.lock pins every package with hashes (from requirements.in).
+SUPERSET_VENV := .venv-superset
+
+$(SUPERSET_VENV)/.installed: $(UV) superset/requirements.lock
+	$(UV) venv --quiet --allow-existing --python "$(UV_PYTHON)" $(SUPERSET_VENV)
+	@# --python: name the venv explicitly (UV_PYTHON, exported above, would otherwise win)
+	$(UV) pip sync --quiet --require-hashes --python $(SUPERSET_VENV)/bin/python superset/requirements.lock
+	@touch $@
+
+superset-install: $(SUPERSET_VENV)/.installed
+
+# Re-resolve the lock after editing superset/requirements.in (not needed for a normal install).
+superset-lock: $(UV)
+	$(UV) pip compile superset/requirements.in -o superset/requirements.lock \
+		--python-version 3.11 --generate-hashes --quiet
+
+# Debian's Chromium for the browser tests (never a downloaded browser build). As root it is
+# installed with apt; otherwise it must already be there (the tests say so when it is not).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian chromium for the browser tests …"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: /usr/bin/chromium missing (install Debian's chromium package) – browser tests will fail"; fi

@@ -123,7 +123,8 @@ def env_cmd() -> None:
 
 @main.command("up")
 def up() -> None:
-    """Start PostgreSQL, migrate, start Dagster webserver + daemon; print the URLs."""
+    """Start PostgreSQL, migrate, start Dagster webserver + daemon and Superset; print the URLs."""
+    from pwr_platform.commands.superset import print_login, start_and_import
     from pwr_platform.services import start_dagster
     from pwr_platform.warehouse import migrate
     from pwr_platform.warehouse.connection import warehouse_url
@@ -134,8 +135,10 @@ def up() -> None:
     click.echo("Warehouse migrated.")
     click.echo("Starting Dagster webserver and daemon …")
     dagster_url = start_dagster(settings)
+    superset_secrets = start_and_import(settings)
     click.echo("")
     click.echo(f"  Dagster UI:  {dagster_url}")
+    print_login(settings, superset_secrets)
     click.echo(f'  Warehouse:   psql "$(uv run pwr db url)"   (logs in {settings.log_dir})')
     click.echo("  Stop with:   make down")
 
@@ -143,14 +146,21 @@ def up() -> None:
 @main.command("down")
 def down() -> None:
     """Stop everything `pwr up` started (data is kept)."""
+    from pwr_platform.bi.superset_service import stop_superset
     from pwr_platform.services import stop_dagster
     from pwr_platform.warehouse.connection import embedded_server, uses_embedded
 
+    if stop_superset(get_settings()):
+        click.echo("stopped superset")
     for name in stop_dagster():
         click.echo(f"stopped {name}")
     if uses_embedded() and embedded_server().is_initialized and embedded_server().stop():
         click.echo("stopped PostgreSQL")
 
+
+from pwr_platform.commands.superset import superset_group  # noqa: E402
+
+main.add_command(superset_group)
 
 if __name__ == "__main__":
     main()

@@ -42,6 +42,19 @@ class PwrSettings(BaseSettings):
     guild_id: int | None = Field(default=None, description="The Discord guild the collector watches.")
     discord_token: str | None = Field(default=None, description="Collector bot token (secret).")
     dagster_port: int = Field(default=3000, description="Dagster webserver port (127.0.0.1).")
+    superset_port: int = Field(default=8088, description="Superset port (gunicorn on 127.0.0.1).")
+    superset_workers: int = Field(default=2, ge=1, description="Superset gunicorn worker processes.")
+    superset_admin_user: str = Field(default="pwr_admin", description="Superset admin login name.")
+    superset_admin_password: str | None = Field(
+        default=None, description="Superset admin password (secret). Unset: generated into PWR_HOME/secrets."
+    )
+    superset_db_password: str | None = Field(
+        default=None,
+        description="Password of the read-only warehouse role pwr_reader (secret). Unset: generated.",
+    )
+    superset_metadata_url: str | None = Field(
+        default=None, description="Superset's metadata database URL. Unset: SQLite under PWR_HOME/superset."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -71,6 +84,14 @@ class PwrSettings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def superset_home(self) -> Path:
+        return self.home / "superset"
 
     @property
     def spool_dir(self) -> Path:

@@ -1,0 +1,345 @@
+"""Superset end to end: one real Superset (gunicorn) on a populated test warehouse, shared by this module.
+
+Starts Superset exactly as ``pwr superset start`` does (generated secrets, metadata set-up,
+gunicorn on 127.0.0.1, bundle import through the REST API), on a database filled by the
+test-only fixture ``fixtures/dashboard_warehouse.sql``. Then: the dashboards in Debian's
+Chromium (login form, every chart rendered, no errors, no empty charts, screenshots), the
+dashboards' answers through the chart-data API compared with SQL, and import / export
+round trips. Screenshots land in ``.pwr/test-artifacts/superset/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from pwr_platform.bi import assets
+from pwr_platform.bi.superset_api import SupersetClient
+from pwr_platform.bi.superset_service import (
+    ASSETS_DIR,
+    SupersetSecrets,
+    start_superset,
+    stop_superset,
+    superset_url,
+)
+from pwr_platform.settings import PwrSettings
+from pwr_platform_tests.conftest import REPO_ROOT, create_database, drop_database
+
+pytestmark = [pytest.mark.superset, pytest.mark.timeout(600)]
+
+FIXTURE_SQL = Path(__file__).parent / "fixtures" / "dashboard_warehouse.sql"
+SCREENSHOT_DIR = REPO_ROOT / ".pwr" / "test-artifacts" / "superset"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DASHBOARDS = {
+    "voice-activity-overview": 6,
+    "event-performance": 8,
+    "member-engagement": 6,
+    "early-retention-snapshot": 4,
+}
+
+
+@dataclass
+class RunningSuperset:
+    settings: PwrSettings
+    secrets: SupersetSecrets
+    warehouse_url: str
+    base_url: str
+
+    def client(self) -> SupersetClient:
+        return SupersetClient(
+            self.base_url, self.settings.superset_admin_user, self.secrets.admin_password.value
+        )
+
+    def import_bundle(self, assets_dir: Path = ASSETS_DIR) -> dict:
+        return assets.import_bundle(
+            self.client(), assets_dir, self.warehouse_url, self.secrets.db_password.value
+        )
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="module")
+def populated_warehouse(pg_server_url: str, template_db: str) -> Iterator[str]:
+    name = f"pwr_test_superset_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_server_url, name, template=template_db)
+    with psycopg.connect(url) as conn:
+        conn.execute(FIXTURE_SQL.read_text())
+    yield url
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="module")
+def superset(populated_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSuperset]:
+    port = int(os.environ.get("PWR_TEST_SUPERSET_PORT", "18088"))
+    assert _free(port), f"127.0.0.1:{port} is taken: set PWR_TEST_SUPERSET_PORT to a free port"
+    home = tmp_path_factory.mktemp("pwr_home")
+    settings = PwrSettings(
+        home=home,
+        database_url=populated_warehouse,
+        superset_port=port,
+        superset_admin_user="pwr_test_admin",
+        superset_admin_password=None,
+        superset_db_password=None,
+        superset_metadata_url=None,
+    )
+    t0 = time.monotonic()
+    try:
+        secrets = start_superset(settings, populated_warehouse, echo=lambda _msg: None)
+        running = RunningSuperset(settings, secrets, populated_warehouse, superset_url(settings))
+        running.import_bundle()
+        print(f"\nSuperset up and bundle imported in {time.monotonic() - t0:.1f}s")
+        yield running
+    finally:
+        stop_superset(settings)
+
+
+def _sql(url: str, query: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _num(value) -> float:
+    return float(value) if isinstance(value, Decimal | int | float) else float(value)
+
+
+def _chart_ids(client: SupersetClient) -> dict[str, int]:
+    return {c["slice_name"]: c["id"] for c in client.list_all("chart", ["id", "slice_name"])}
+
+
+def _chart_rows(client: SupersetClient, chart_name: str) -> list[dict]:
+    chart_id = _chart_ids(client)[chart_name]
+    body = client.get(f"/api/v1/chart/{chart_id}/data/", format="json", type="full")
+    assert body["result"][0]["status"] == "success", body
+    return body["result"][0]["data"]
+
+
+def _ranked(rows: list[tuple[str, float]]) -> list[tuple[float, str]]:
+    """Order-insensitive within ties: sorted by value descending, then name."""
+    return sorted(((-round(v, 2), n) for n, v in rows))
+
+
+# ---------------------------------------------------------------------------- answers via API
+def test_most_engaged_members_now_match_sql(superset: RunningSuperset):
+    rows = _chart_rows(superset.client(), "Most engaged members right now")
+    got = [(r["display_name"], _num(r["recent_voice_hours"])) for r in rows]
+    expected = [
+        (name, _num(h))
+        for name, h in _sql(
+            superset.warehouse_url,
+            "SELECT display_name, recent_voice_hours FROM pwr_agg.member_trend ORDER BY recent_voice_hours DESC",
+        )
+    ]
+    assert len(got) == len(expected) > 10
+    assert [round(v, 2) for _, v in got] == [round(v, 2) for _, v in expected]  # chart order = SQL order
+    assert _ranked(got) == _ranked(expected)
+    assert got[0][1] == max(v for _, v in expected)
+
+
+def test_most_successful_events_match_sql(superset: RunningSuperset):
+    rows = _chart_rows(superset.client(), "Best events by attendance")
+    got = [(r["name"], _num(r["attendees"])) for r in rows]
+    expected = [
+        (name, _num(n))
+        for name, n in _sql(
+            superset.warehouse_url,
+            "SELECT name, attendees FROM pwr_agg.event_success ORDER BY attendees DESC",
+        )
+    ]
+    assert [v for _, v in got] == [v for _, v in expected]
+    assert _ranked(got) == _ranked(expected)
+    # and each event's figures are the warehouse's (names are unique per event here)
+    chart = sorted((r["name"], int(r["attendees"]), round(_num(r["on_time_share"]), 4)) for r in rows)
+    sql = sorted(
+        (n, int(a), round(_num(s), 4))
+        for n, a, s in _sql(
+            superset.warehouse_url, "SELECT name, attendees, on_time_share FROM pwr_agg.event_success"
+        )
+    )
+    assert chart == sql
+
+
+def test_engagement_trend_matches_sql(superset: RunningSuperset):
+    rows = _chart_rows(superset.client(), "Rising and falling members")
+    got = sorted((r["display_name"], r["trend_label"], round(_num(r["voice_hours_change"]), 2)) for r in rows)
+    expected = sorted(
+        (n, t, round(_num(c), 2))
+        for n, t, c in _sql(
+            superset.warehouse_url,
+            "SELECT display_name, trend_label, voice_hours_change FROM pwr_agg.member_trend "
+            "WHERE trend_label IN ('rising', 'falling')",
+        )
+    )
+    assert got == expected
+    assert {t for _, t, _ in got} == {"rising", "falling"}
+    changes = [_num(r["voice_hours_change"]) for r in rows]
+    assert changes == sorted(changes, reverse=True)  # biggest riser first, biggest faller last
+
+
+def test_charts_show_member_names_not_ids(superset: RunningSuperset):
+    rows = _chart_rows(superset.client(), "Most engaged members right now")
+    names = {name for (name,) in _sql(superset.warehouse_url, "SELECT display_name FROM pwr_core.members")}
+    assert rows and all(r["display_name"] in names for r in rows)
+    assert all("member_id" not in r for r in rows)
+
+
+# ---------------------------------------------------------------------------- browser
+def _chart_state(page) -> list[dict]:
+    """Per chart tile: title, whether it rendered something, and any error / empty text."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('[data-test="chart-grid-component"]')).map(tile => {
+            const title = (tile.querySelector('[data-test="editable-title"]') || {}).innerText || '?';
+            const text = tile.innerText || '';
+            const loading = !!tile.querySelector('[data-test="loading-indicator"], .loading');
+            const rendered = !!tile.querySelector('canvas, svg.echarts, table tbody tr td, .header-line');
+            const error = tile.querySelector('[role="alert"], .ant-alert-error, [data-test="error-tooltip"]');
+            const empty = /No results|No data/i.test(text);
+            return {title, loading, rendered, error: error ? (error.innerText || 'error') : null, empty};
+        })"""
+    )
+
+
+def test_dashboards_render_in_chromium(superset: RunningSuperset):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian chromium missing: `make browser` installs it (apt-get install chromium)"
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    base = superset.base_url
+    third_party: list[str] = []
+    page_errors: list[str] = []
+    timings = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            # any response from outside this server is a leak the CSP should have stopped
+            page.on("response", lambda r: third_party.append(r.url) if not r.url.startswith(base) else None)
+            page.on("pageerror", lambda e: page_errors.append(str(e)))
+            page.goto(f"{base}/login/")
+            page.locator("#username").fill(superset.settings.superset_admin_user)
+            page.locator("#password").fill(superset.secrets.admin_password.value)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/superset/welcome/**", timeout=60_000)
+            for slug, expected_charts in DASHBOARDS.items():
+                t0 = time.monotonic()
+                page.goto(f"{base}/superset/dashboard/{slug}/")
+                page.wait_for_selector('[data-test="chart-grid-component"]', timeout=60_000)
+                deadline = time.monotonic() + 90
+                while True:
+                    states = _chart_state(page)
+                    done = len(states) == expected_charts and all(
+                        s["error"] or s["empty"] or (s["rendered"] and not s["loading"]) for s in states
+                    )
+                    if done or time.monotonic() > deadline:
+                        break
+                    page.wait_for_timeout(500)
+                page.wait_for_timeout(1500)  # let animations settle before the screenshot
+                states = _chart_state(page)
+                timings[slug] = round(time.monotonic() - t0, 1)
+                page.screenshot(path=str(SCREENSHOT_DIR / f"{slug}.png"), full_page=True)
+                assert len(states) == expected_charts, (slug, states)
+                problems = [
+                    s for s in states if s["error"] or s["empty"] or not s["rendered"] or s["loading"]
+                ]
+                assert not problems, f"{slug}: charts with errors / no data / not rendered: {problems}"
+        finally:
+            browser.close()
+    print(f"\ndashboard load times (s): {timings}; screenshots in {SCREENSHOT_DIR}")
+    assert not third_party, f"requests left this server: {third_party}"
+    assert not page_errors, page_errors
+
+
+# ---------------------------------------------------------------------------- import / export
+def _object_counts(client: SupersetClient) -> dict[str, list[str]]:
+    return {
+        "databases": [d["database_name"] for d in client.list_all("database", ["database_name"])],
+        "datasets": [d["table_name"] for d in client.list_all("dataset", ["table_name"])],
+        "charts": [c["slice_name"] for c in client.list_all("chart", ["slice_name"])],
+        "dashboards": [d["dashboard_title"] for d in client.list_all("dashboard", ["dashboard_title"])],
+    }
+
+
+def test_importing_twice_leaves_one_copy_of_everything(superset: RunningSuperset):
+    counts = superset.import_bundle()  # the fixture imported once already
+    objects = _object_counts(superset.client())
+    for kind, names in objects.items():
+        assert len(names) == counts[kind], (kind, names)
+        assert len(set(names)) == len(names), f"duplicate {kind}: {names}"
+    assert counts == {"databases": 1, "datasets": 11, "charts": 24, "dashboards": 4}
+
+
+def test_chart_edited_in_yaml_is_updated_on_reimport(superset: RunningSuperset, tmp_path: Path):
+    edited = tmp_path / "assets"
+    shutil.copytree(ASSETS_DIR, edited)
+    chart_file = edited / "charts" / "events_best.yaml"
+    config = yaml.safe_load(chart_file.read_text())
+    config["slice_name"] = "Best events (edited in YAML)"
+    config["params"]["row_limit"] = 5
+    chart_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        superset.import_bundle(edited)
+        client = superset.client()
+        ids = _chart_ids(client)
+        assert "Best events (edited in YAML)" in ids and "Best events by attendance" not in ids
+        chart = client.get(f"/api/v1/chart/{ids['Best events (edited in YAML)']}")["result"]
+        assert '"row_limit": 5' in chart["params"]
+        assert len(_object_counts(client)["charts"]) == 24
+    finally:
+        superset.import_bundle()  # back to the committed bundle for the other tests
+    assert "Best events by attendance" in _chart_ids(superset.client())
+
+
+def test_export_writes_ui_edits_back_to_yaml(superset: RunningSuperset, tmp_path: Path):
+    tree = tmp_path / "assets"
+    shutil.copytree(ASSETS_DIR, tree)
+    client = superset.client()
+    chart_id = _chart_ids(client)["Events per week by type"]
+    try:
+        client.session.put(
+            f"{superset.base_url}/api/v1/chart/{chart_id}",
+            json={"slice_name": "Events per week (renamed in the UI)"},
+            timeout=60,
+        ).raise_for_status()
+        result = assets.export_bundle(client, tree)
+        assert result == {"written": 40, "removed": 0}
+        # same file names as the committed tree; only the edited chart differs
+        committed = sorted(p.relative_to(ASSETS_DIR) for p in ASSETS_DIR.rglob("*.yaml"))
+        assert sorted(p.relative_to(tree) for p in tree.rglob("*.yaml")) == committed
+        exported = yaml.safe_load((tree / "charts" / "events_per_week.yaml").read_text())
+        assert exported["slice_name"] == "Events per week (renamed in the UI)"
+        database = yaml.safe_load((tree / "databases" / "pwr_warehouse.yaml").read_text())
+        assert (
+            database["sqlalchemy_uri"]
+            == yaml.safe_load((ASSETS_DIR / "databases" / "pwr_warehouse.yaml").read_text())["sqlalchemy_uri"]
+        )
+        # every file still describes the same object (matched by UUID, not by name)
+        for path in ASSETS_DIR.rglob("*.yaml"):
+            if path.name != "metadata.yaml":
+                rel = path.relative_to(ASSETS_DIR)
+                assert (
+                    yaml.safe_load((tree / rel).read_text())["uuid"]
+                    == yaml.safe_load(path.read_text())["uuid"]
+                )
+    finally:
+        superset.import_bundle()
