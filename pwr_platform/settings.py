@@ -55,6 +55,10 @@ class PwrSettings(BaseSettings):
     superset_metadata_url: str | None = Field(
         default=None, description="Superset's metadata database URL. Unset: SQLite under PWR_HOME/superset."
     )
+    superset_url: str | None = Field(
+        default=None,
+        description="Where `pwr superset import/export` reach Superset. Unset: http://127.0.0.1:PWR_SUPERSET_PORT.",
+    )
 
     @field_validator("timezone")
     @classmethod

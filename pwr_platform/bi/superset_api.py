@@ -30,6 +30,12 @@ class SupersetClient:
             )
         self.session.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
         self.session.headers["X-CSRFToken"] = self.get("/api/v1/security/csrf_token/")["result"]
+        if self.base_url.startswith("http://"):
+            # Behind the TLS proxy Superset marks its session cookie Secure, but one-shots such as
+            # compose's superset-import reach it directly over the private network in plain HTTP.
+            # The CSRF token is bound to that cookie, so it must still be sent on this hop.
+            for cookie in self.session.cookies:
+                cookie.secure = False
 
     def _url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -41,19 +47,29 @@ class SupersetClient:
             )
         return resp
 
+    def _json(self, resp: requests.Response) -> Any:
+        """The JSON body, or an error that shows what Superset sent instead (e.g. an HTML page)."""
+        self._check(resp)
+        try:
+            return resp.json()
+        except ValueError as exc:
+            history = " → ".join(f"{r.status_code} {r.url}" for r in resp.history)
+            raise SupersetApiError(
+                f"{resp.request.method} {resp.url} → {resp.status_code} (not JSON"
+                f"{'; redirects: ' + history if history else ''}): {resp.text[:1000]}"
+            ) from exc
+
     def get(self, path: str, **params: Any) -> Any:
-        return self._check(self.session.get(self._url(path), params=params, timeout=self.timeout)).json()
+        return self._json(self.session.get(self._url(path), params=params, timeout=self.timeout))
 
     def get_bytes(self, path: str, **params: Any) -> bytes:
         return self._check(self.session.get(self._url(path), params=params, timeout=self.timeout)).content
 
     def post(self, path: str, payload: Any) -> Any:
-        return self._check(self.session.post(self._url(path), json=payload, timeout=self.timeout)).json()
+        return self._json(self.session.post(self._url(path), json=payload, timeout=self.timeout))
 
     def post_files(self, path: str, files: dict, data: dict) -> Any:
-        return self._check(
-            self.session.post(self._url(path), files=files, data=data, timeout=self.timeout)
-        ).json()
+        return self._json(self.session.post(self._url(path), files=files, data=data, timeout=self.timeout))
 
     def list_all(self, resource: str, columns: list[str]) -> list[dict]:
         """Every object of a resource (``chart``, ``dataset``, ``dashboard``, ``database``)."""

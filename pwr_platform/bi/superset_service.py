@@ -55,7 +55,8 @@ def superset_secrets(settings: PwrSettings) -> SupersetSecrets:
 
 
 def superset_url(settings: PwrSettings) -> str:
-    return f"http://127.0.0.1:{settings.superset_port}"
+    """The local gunicorn, unless PWR_SUPERSET_URL names another server (e.g. compose's superset)."""
+    return (settings.superset_url or f"http://127.0.0.1:{settings.superset_port}").rstrip("/")
 
 
 def superset_bin(name: str) -> Path:
