@@ -29,8 +29,10 @@ WITH win AS (
            greatest(t.session_start_ts, h)                  AS piece_start,
            least(t.session_end_ts, h + interval '1 hour')   AS piece_end
     FROM touching AS t
+    -- first local hour start = clip_start minus the local time past the hour (not a round trip
+    -- through local time, which is ambiguous in the repeated hour)
     CROSS JOIN LATERAL generate_series(
-        date_trunc('hour', t.clip_start AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s,
+        t.clip_start - ((t.clip_start AT TIME ZONE %(tz)s) - date_trunc('hour', t.clip_start AT TIME ZONE %(tz)s)),
         t.clip_end - interval '1 microsecond',
         interval '1 hour') AS h
 )
