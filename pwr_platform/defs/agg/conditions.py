@@ -7,6 +7,8 @@ each dashboard table carries an automation condition: refresh once any of its pw
 the event attendance has a new materialization, when none of its inputs is still running, plus
 once a night so the table stays fresh on quiet days. The members / sessions / events core tables
 update every minute and are not triggers (the tables pick those up on their next refresh).
+A table never materialized is requested from the sensor's second tick on (the first tick after
+a condition is deployed only records the starting point).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ TRIGGERING_INPUTS = AssetSelection.groups("pwr_agg") | AssetSelection.assets(EVE
 
 AFTER_INPUTS = (
     (
-        AutomationCondition.newly_missing()
+        AutomationCondition.missing()
         | AutomationCondition.any_deps_updated().allow(TRIGGERING_INPUTS)
         | AutomationCondition.cron_tick_passed(NIGHTLY_REFRESH_CRON, get_settings().timezone)
     ).since_last_handled()
