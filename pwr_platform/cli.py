@@ -152,5 +152,10 @@ def down() -> None:
         click.echo("stopped PostgreSQL")
 
 
+# --------------------------------------------------------------------------- area commands
+from pwr_platform.commands.materialize import materialize_cmd  # noqa: E402
+
+main.add_command(materialize_cmd)
+
 if __name__ == "__main__":
     main()

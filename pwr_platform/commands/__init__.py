@@ -1,0 +1,1 @@
+"""The ``pwr`` subcommands, one module per area (registered in ``pwr_platform/cli.py``)."""
