@@ -86,7 +86,7 @@ def generate(conn: psycopg.Connection, members: int, days: int, rate: float, eve
         INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id, session_start_ts,
                                              session_end_ts, duration_seconds, is_completed, close_reason)
         SELECT member_id, 1, 10 + (n %% 8), s, s + dur, extract(epoch FROM dur)::int, true, 'leave'
-        FROM (SELECT n, 1 + (n * 7919) %% %s AS member_id,
+        FROM (SELECT n, 1 + (n::bigint * 7919) %% %s AS member_id,
                      timestamptz '2024-01-01' + random() * (%s * interval '1 day') AS s,
                      least(interval '12 hours', interval '2 minutes' + power(random(), 3) * interval '6 hours') AS dur
               FROM generate_series(1, %s) AS n) AS x

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import psycopg
 from dagster import (
+    AssetKey,
     DagsterRunStatus,
     Definitions,
     DynamicPartitionsDefinition,
@@ -120,3 +121,50 @@ def test_a_failing_run_stops_the_command(warehouse_url: str) -> None:
         )
     assert any("FAILED" in line for line in lines)
     assert not any(line.startswith("[2/2]") for line in lines)
+
+
+def test_pwr_materialize_command_records_runs_in_the_platform_instance(
+    warehouse_url: str, pg_server_url: str, warehouse_conn, tmp_path, monkeypatch
+) -> None:
+    """The CLI end to end: PWR_* settings → dagster_env → Postgres-backed instance → runs there."""
+    import os
+
+    from click.testing import CliRunner
+    from dagster import DagsterInstance
+
+    from pwr_platform.cli import main
+    from pwr_platform.settings import get_settings
+    from pwr_platform_tests.conftest import create_database, drop_database
+
+    insert_scenario(warehouse_conn)
+    dagster_db = "pwr_test_dagster_" + os.urandom(4).hex()
+    dagster_url = create_database(pg_server_url, dagster_db)
+    for key in ("DAGSTER_HOME", "PWR_DAGSTER_STORAGE_URL"):  # set by the command; restored after
+        monkeypatch.setenv(key, "")
+    monkeypatch.setenv("PWR_HOME", str(tmp_path))
+    monkeypatch.setenv("PWR_DATABASE_URL", warehouse_url)
+    monkeypatch.setenv("PWR_DAGSTER_DATABASE_URL", dagster_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["materialize", "--from", "2025-03-01", "--to", "2025-03-31"])
+        assert result.exit_code == 0, result.output
+        assert "[1/8]" in result.output and "Materialized 8 assets" in result.output
+        with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+            assert len(instance.get_runs()) == 8
+            assert (
+                instance.get_latest_materialization_event(AssetKey(["pwr_agg", "member_trend"])) is not None
+            )
+    finally:
+        get_settings.cache_clear()
+        drop_database(pg_server_url, dagster_db)
+    assert rows(warehouse_conn, "SELECT count(*) FROM pwr_agg.member_voice_daily") == [(5,)]
+
+
+def test_pwr_materialize_rejects_a_reversed_range() -> None:
+    from click.testing import CliRunner
+
+    from pwr_platform.cli import main
+
+    result = CliRunner().invoke(main, ["materialize", "--from", "2025-03-05", "--to", "2025-03-01"])
+    assert result.exit_code != 0
+    assert "--to is before --from" in result.output

@@ -215,9 +215,9 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
         raise click.BadParameter("--to is before --from")
     apply_env(settings, start=True)
     from pwr_platform.definitions import defs
+    from pwr_platform.warehouse.connection import warehouse_url
 
-    warehouse = defs.get_repository_def().get_top_level_resources()["warehouse"]
-    window = resolve_window(warehouse.url(), settings.tz, _day(from_day), _day(to_day))
+    window = resolve_window(warehouse_url(settings), settings.tz, _day(from_day), _day(to_day))
     with DagsterInstance.get() as instance:
         ok = materialize_graph(defs, instance, window)
     if not ok:
