@@ -158,8 +158,11 @@ def down() -> None:
         click.echo("stopped PostgreSQL")
 
 
+# --------------------------------------------------------------------------- area commands
+from pwr_platform.commands.materialize import materialize_cmd  # noqa: E402
 from pwr_platform.commands.superset import superset_group  # noqa: E402
 
+main.add_command(materialize_cmd)
 main.add_command(superset_group)
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ configuration table is the user-facing copy of this class.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,6 +40,10 @@ class PwrSettings(BaseSettings):
     max_session_hours: int = Field(default=12, gt=0, description="Cap on one voice session.")
     on_time_grace_minutes: int = Field(default=10, ge=0, description="Grace after scheduled start.")
     late_days: int = Field(default=3, ge=1, description="Daily partitions re-run each night for late events.")
+    partitions_start: date = Field(
+        default=date(2024, 1, 1),
+        description="First day of the daily / weekly / monthly partitions (a Monday and a 1st suit all three).",
+    )
     guild_id: int | None = Field(default=None, description="The Discord guild the collector watches.")
     discord_token: str | None = Field(default=None, description="Collector bot token (secret).")
     dagster_port: int = Field(default=3000, description="Dagster webserver port (127.0.0.1).")

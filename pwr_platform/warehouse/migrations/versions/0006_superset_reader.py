@@ -16,7 +16,7 @@ databases, share one server); each database gets its own grants.
 from alembic import op
 
 revision = "0006_superset_reader"
-down_revision = "0002_raw_records"
+down_revision = "0005_agg"
 branch_labels = None
 depends_on = None
 

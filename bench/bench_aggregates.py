@@ -1,0 +1,278 @@
+"""Aggregates at scale: rebuild every daily partition, one day, the other aggregates, and the
+dashboard queries, on generated history (default 2 years × 5,000 members ≈ 5.4 M sessions).
+
+Sizes (environment): PWR_BENCH_MEMBERS (5000), PWR_BENCH_DAYS (730), PWR_BENCH_SESSIONS_PER_MEMBER_DAY
+(1.48), PWR_BENCH_EVENTS_PER_DAY (2). The data goes into a scratch database ``pwr_bench_agg`` on
+PWR_BENCH_DATABASE_URL's server (or the embedded one), created fresh and dropped at the end
+(PWR_BENCH_KEEP=1 keeps it). Sessions are generated directly in pwr_core with generate_series, as
+the aggregates read them; the core layer is benchmarked elsewhere.
+
+Baseline: the bare one-statement SQL (all days of all sessions split at midnight in one
+INSERT … SELECT, no window, no delete) in the same run; the asset's figure is a real Dagster run
+(one run over the whole range, BackfillPolicy.single_run()).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import time
+from datetime import date, timedelta
+
+import psycopg
+from psycopg import sql
+
+BASELINE_SQL = """
+INSERT INTO bench_baseline_daily
+SELECT day::date, member_id,
+       count(*) FILTER (WHERE day::date = (session_start_ts AT TIME ZONE 'UTC')::date),
+       sum(round(extract(epoch FROM least(session_end_ts, (day + interval '1 day') AT TIME ZONE 'UTC')
+                                  - greatest(session_start_ts, day AT TIME ZONE 'UTC'))))::bigint
+FROM pwr_core.voice_sessions
+CROSS JOIN LATERAL generate_series(date_trunc('day', session_start_ts AT TIME ZONE 'UTC'),
+                                   session_end_ts AT TIME ZONE 'UTC', interval '1 day') AS day
+WHERE is_completed
+GROUP BY 1, 2
+"""
+
+DASHBOARD_QUERIES = {
+    "cohort_retention": "SELECT * FROM pwr_agg.cohort_retention ORDER BY cohort_month, months_since_join",
+    "member_trend": "SELECT * FROM pwr_agg.member_trend ORDER BY voice_hours_change DESC",
+    "member_trend (top 20 rising)": "SELECT * FROM pwr_agg.member_trend WHERE trend_label = 'rising'"
+    " ORDER BY voice_hours_change DESC LIMIT 20",
+    "event_success": "SELECT * FROM pwr_agg.event_success ORDER BY window_start_ts DESC",
+    "event_type_success": "SELECT * FROM pwr_agg.event_type_success",
+    "voice_heatmap": "SELECT * FROM pwr_agg.voice_heatmap ORDER BY weekday, hour_of_day",
+}
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _server_url() -> str:
+    from pwr_platform.warehouse.connection import libpq_url, warehouse_url, with_database
+
+    url = os.environ.get("PWR_BENCH_DATABASE_URL")
+    return with_database(libpq_url(url) if url else warehouse_url(start=True), "postgres")
+
+
+def _timed(label: str, fn, *args, **kwargs):
+    started = time.perf_counter()
+    value = fn(*args, **kwargs)
+    seconds = time.perf_counter() - started
+    print(f"  {label:<58} {seconds:8.2f} s", flush=True)
+    return seconds, value
+
+
+def generate(conn: psycopg.Connection, members: int, days: int, rate: float, events_per_day: int) -> None:
+    conn.execute("SELECT setseed(0.2024)")
+    conn.execute(
+        """
+        INSERT INTO pwr_core.members (member_id, discord_user_id, first_seen_ts, last_seen_ts, display_name,
+                                      username, join_date, leave_date, is_active)
+        SELECT g, 100000 + g, j, j, 'Member ' || g, 'member' || g, j,
+               CASE WHEN g %% 10 = 0 THEN j + interval '90 days' END, g %% 10 <> 0
+        FROM (SELECT g, timestamptz '2024-01-01' + random() * (%s * interval '1 day') * 0.8 AS j
+              FROM generate_series(1, %s) AS g) AS m
+        """,
+        (days, members),
+    )
+    total = int(members * days * rate)
+    # capped sessions (<= 12 h): mostly short, a long tail; starts uniform over the history
+    conn.execute(
+        """
+        INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id, session_start_ts,
+                                             session_end_ts, duration_seconds, is_completed, close_reason)
+        SELECT member_id, 1, 10 + (n %% 8), s, s + dur, extract(epoch FROM dur)::int, true, 'leave'
+        FROM (SELECT n, 1 + (n::bigint * 7919) %% %s AS member_id,
+                     timestamptz '2024-01-01' + random() * (%s * interval '1 day') AS s,
+                     least(interval '12 hours', interval '2 minutes' + power(random(), 3) * interval '6 hours') AS dur
+              FROM generate_series(1, %s) AS n) AS x
+        """,
+        (members, days, total),
+    )
+    conn.execute(
+        """
+        INSERT INTO pwr_core.events (event_id, external_event_id, name, event_type, scheduled_start_ts,
+                                     scheduled_end_ts, actual_start_ts, actual_end_ts, status, discord_guild_id)
+        SELECT e, 'bench-' || e, 'Event ' || e, (ARRAY['scrim', 'inhouse', 'meeting'])[1 + e %% 3], st,
+               st + interval '2 hours', st + interval '3 minutes', st + interval '2 hours 5 minutes', 'completed', 1
+        FROM (SELECT e, timestamptz '2024-01-01 19:00' + (e / %s) * interval '1 day' + (e %% %s) * interval '1 hour' AS st
+              FROM generate_series(0, %s - 1) AS e) AS ev
+        """,
+        (events_per_day, events_per_day, days * events_per_day),
+    )
+    conn.execute(
+        """
+        INSERT INTO pwr_core.event_attendance (event_id, member_id, first_join_ts, last_leave_ts,
+                                               total_voice_seconds, joined_on_time)
+        SELECT DISTINCT ON (e.event_id, m) e.event_id, m, e.scheduled_start_ts + off, e.scheduled_end_ts,
+               (7200 - extract(epoch FROM off))::int, off <= interval '10 minutes'
+        FROM pwr_core.events AS e
+        CROSS JOIN LATERAL (SELECT 1 + floor(random() * %s)::int AS m, random() * interval '40 minutes' AS off
+                            FROM generate_series(1, 25 + e.event_id %% 10)) AS a
+        """,
+        (members,),
+    )
+    conn.execute("ANALYZE")
+
+
+def main() -> None:
+    from dagster import DagsterInstance, materialize
+
+    from pwr_platform.defs.agg import dashboard_tables, member_engagement_weekly, member_monthly_status
+    from pwr_platform.defs.agg import member_voice_daily as daily_module
+    from pwr_platform.defs.agg import voice_heatmap as heatmap_module
+    from pwr_platform.defs.agg.sql_runner import run_script, sql_params
+    from pwr_platform.defs.resources import WarehouseResource
+    from pwr_platform.warehouse import migrate
+    from pwr_platform.warehouse.connection import with_database
+
+    members = _env_int("PWR_BENCH_MEMBERS", 5000)
+    days = _env_int("PWR_BENCH_DAYS", 730)
+    rate = float(os.environ.get("PWR_BENCH_SESSIONS_PER_MEMBER_DAY", "1.48"))
+    events_per_day = _env_int("PWR_BENCH_EVENTS_PER_DAY", 2)
+    first_day, last_day = date(2024, 1, 1), date(2024, 1, 1) + timedelta(days=days - 1)
+
+    server = _server_url()
+    name = "pwr_bench_agg"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        version = admin.execute("SHOW server_version").fetchone()[0]
+    url = with_database(server, name)
+    migrate.upgrade(url)
+    print(
+        f"PostgreSQL {version}; {members} members × {days} days, ~{rate} sessions per member-day", flush=True
+    )
+
+    resources = {"warehouse": WarehouseResource(database_url=url)}
+    instance = DagsterInstance.ephemeral()
+    range_tags = {
+        "dagster/asset_partition_range_start": first_day.isoformat(),
+        "dagster/asset_partition_range_end": last_day.isoformat(),
+    }
+
+    def run(asset_def, **kwargs) -> None:
+        result = materialize([asset_def], resources=resources, instance=instance, **kwargs)
+        assert result.success
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            gen_s, _ = _timed(
+                "generate members, sessions, events, attendance",
+                generate,
+                conn,
+                members,
+                days,
+                rate,
+                events_per_day,
+            )
+            sessions = conn.execute("SELECT count(*) FROM pwr_core.voice_sessions").fetchone()[0]
+            print(f"  sessions: {sessions:,} ({sessions / gen_s:,.0f} rows/s generated)", flush=True)
+
+            print("daily rebuild, all partitions:")
+            conn.execute("CREATE UNLOGGED TABLE bench_baseline_daily (d date, m bigint, s int, v bigint)")
+            base_s, _ = _timed("baseline: bare one-statement SQL", conn.execute, BASELINE_SQL)
+            asset_s, _ = _timed(
+                f"member_voice_daily: {days} partitions, one Dagster run",
+                run,
+                daily_module.member_voice_daily,
+                tags=range_tags,
+            )
+            rows = conn.execute("SELECT count(*) FROM pwr_agg.member_voice_daily").fetchone()[0]
+            same = conn.execute(
+                "SELECT count(*) FROM (SELECT * FROM bench_baseline_daily WHERE d BETWEEN %s AND %s EXCEPT"
+                " SELECT activity_date, member_id, total_sessions, total_voice_seconds FROM pwr_agg.member_voice_daily) x",
+                (first_day, last_day),
+            ).fetchone()[0]
+            print(
+                f"  rows: {rows:,}; baseline rows inside the partitions missing or different in the asset: {same}"
+            )
+            print(
+                f"  ratio asset / baseline: {asset_s / base_s:.2f}   ({sessions / asset_s:,.0f} sessions/s)"
+            )
+
+            print("one daily partition:")
+            mid = first_day + timedelta(days=days // 2)
+            sql_times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                with conn.transaction():
+                    run_script(conn, "member_voice_daily", sql_params(mid, mid + timedelta(days=1)))
+                sql_times.append(time.perf_counter() - started)
+            print(
+                f"  {'member_voice_daily SQL for ' + mid.isoformat() + ' (median of 5)':<58} {statistics.median(sql_times):8.3f} s"
+            )
+            _timed(
+                f"member_voice_daily {mid}: whole Dagster run",
+                run,
+                daily_module.member_voice_daily,
+                partition_key=mid.isoformat(),
+            )
+
+            print("other aggregates (one run each over the whole history):")
+            _timed(f"voice_heatmap: {days} partitions", run, heatmap_module.voice_heatmap, tags=range_tags)
+            weeks = {
+                "dagster/asset_partition_range_start": (
+                    first_day - timedelta(days=first_day.weekday())
+                ).isoformat(),
+                "dagster/asset_partition_range_end": (
+                    last_day - timedelta(days=last_day.weekday())
+                ).isoformat(),
+            }
+            _timed(
+                "member_engagement_weekly: all weeks",
+                run,
+                member_engagement_weekly.member_engagement_weekly,
+                tags=weeks,
+            )
+            months = {
+                "dagster/asset_partition_range_start": first_day.replace(day=1).isoformat(),
+                "dagster/asset_partition_range_end": last_day.replace(day=1).isoformat(),
+            }
+            _timed(
+                "member_monthly_status: all months",
+                run,
+                member_monthly_status.member_monthly_status,
+                tags=months,
+            )
+            for asset_def in (
+                dashboard_tables.cohort_retention,
+                dashboard_tables.member_trend,
+                dashboard_tables.event_success,
+                dashboard_tables.event_type_success,
+            ):
+                _timed(f"{asset_def.key.path[-1]}: refresh", run, asset_def)
+
+            print("acceptance checks over the whole history (SQL):")
+            params = sql_params(first_day, last_day + timedelta(days=1))
+            for check in ("member_voice_daily_matches_sessions", "member_voice_daily_known_members"):
+                _, problems = _timed(check, run_script, conn, f"checks/{check}", params)
+                assert problems == [], problems[:3]
+            wparams = sql_params(
+                date.fromisoformat(weeks["dagster/asset_partition_range_start"]), last_day + timedelta(days=7)
+            )
+            for check in ("member_engagement_weekly_matches_daily", "member_engagement_weekly_known_members"):
+                _, problems = _timed(check, run_script, conn, f"checks/{check}", wparams)
+                assert problems == [], problems[:3]
+
+            print("dashboard queries (median of 5, what Superset runs):")
+            for label, query in DASHBOARD_QUERIES.items():
+                times = []
+                for _ in range(5):
+                    started = time.perf_counter()
+                    n = len(conn.execute(query).fetchall())
+                    times.append(time.perf_counter() - started)
+                median_ms = statistics.median(times) * 1000
+                flag = "ok" if median_ms < 300 else "OVER 300 ms"
+                print(f"  {label:<40} {median_ms:8.1f} ms  ({n:,} rows) {flag}")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak memory of the benchmark process: {peak_mb:.0f} MB")
+    finally:
+        instance.dispose()
+        if os.environ.get("PWR_BENCH_KEEP") != "1":
+            with psycopg.connect(server, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

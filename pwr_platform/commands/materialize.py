@@ -1,0 +1,224 @@
+"""``pwr materialize``: build the whole asset graph through Dagster, with progress output.
+
+Every materializable asset runs in topological order of the Definitions' asset graph, so the
+command needs no list of assets and covers whatever the code location holds:
+
+* unpartitioned assets: one run each;
+* time-partitioned assets: the partitions overlapping the chosen dates (default: the span of the
+  data in the warehouse), as one run when the asset's ``BackfillPolicy`` allows it (its SQL
+  replaces a whole window), in chunks for ``multi_run(n)``, else one run per partition;
+* other partitioned assets (e.g. dynamic partitions keyed by event id): every partition key that
+  exists in the Dagster instance when the asset's turn comes (so an upstream asset that
+  registers keys earlier in the same command is honoured), one run per key unless the policy
+  allows ranges.
+
+Runs execute in this process on the platform's Dagster instance (``DAGSTER_HOME`` from
+``dagster_env``), so they are recorded there and appear in the Dagster UI like any other run.
+The command stops at the first failed run (later assets would read incomplete inputs).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import click
+import psycopg
+
+if TYPE_CHECKING:  # dagster is imported when the command runs, so `pwr --help` stays fast
+    from dagster import AssetKey, DagsterInstance, Definitions, TimeWindowPartitionsDefinition
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+# Where the warehouse's data lies in time: raw voice events, sessions, events (tables that are
+# not there yet are skipped).
+DATA_SPAN_SOURCES = [
+    ("pwr_raw.discord_voice_events", "min(event_ts)", "max(event_ts)"),
+    ("pwr_raw.discord_scheduled_events", "min(scheduled_start_ts)", "max(scheduled_start_ts)"),
+    ("pwr_core.voice_sessions", "min(session_start_ts)", "max(coalesce(session_end_ts, session_start_ts))"),
+    (
+        "pwr_core.events",
+        "min(scheduled_start_ts)",
+        "max(greatest(scheduled_start_ts, scheduled_end_ts, actual_start_ts, actual_end_ts))",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One Dagster run of one asset: no partition, one partition, or a range (first … last)."""
+
+    key: AssetKey
+    first: str | None = None
+    last: str | None = None
+    count: int = 0
+
+    def describe(self) -> str:
+        if self.first is None:
+            return "(not partitioned)"
+        if self.first == self.last:
+            return f"partition {self.first}"
+        return f"{self.count} partitions {self.first} … {self.last}"
+
+    def run_kwargs(self) -> dict:
+        if self.first is None:
+            return {}
+        if self.first == self.last:
+            return {"partition_key": self.first}
+        return {"tags": {RANGE_START_TAG: self.first, RANGE_END_TAG: self.last}}
+
+
+def data_span(database_url: str) -> tuple[datetime, datetime] | None:
+    """Earliest and latest instant of any data in the warehouse, or None when it is empty."""
+    lows, highs = [], []
+    with psycopg.connect(database_url) as conn:
+        for table, low, high in DATA_SPAN_SOURCES:
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+                continue
+            lo, hi = conn.execute(f"SELECT {low}, {high} FROM {table}").fetchone()
+            lows += [lo] if lo else []
+            highs += [hi] if hi else []
+    return (min(lows), max(highs)) if lows else None
+
+
+def _time_keys(
+    pdef: TimeWindowPartitionsDefinition, start: datetime, end: datetime, instance: DagsterInstance
+) -> list[str]:
+    """Existing partitions whose window overlaps [start, end]."""
+    keys = pdef.get_partition_keys(dynamic_partitions_store=instance)
+    chosen = []
+    for key in keys:
+        window = pdef.time_window_for_partition_key(key)
+        if window.start <= end and window.end > start:
+            chosen.append(key)
+    return chosen
+
+
+def _chunks(keys: Sequence[str], size: int | None) -> Iterator[Sequence[str]]:
+    size = size or len(keys)
+    for i in range(0, len(keys), size):
+        yield keys[i : i + size]
+
+
+def runs_for_asset(
+    defs: Definitions, key: AssetKey, instance: DagsterInstance, window: tuple[datetime, datetime] | None
+) -> list[Run]:
+    from dagster import DynamicPartitionsDefinition, TimeWindowPartitionsDefinition
+
+    node = defs.resolve_asset_graph().get(key)
+    pdef = node.partitions_def
+    if pdef is None:
+        return [Run(key)]
+    if isinstance(pdef, TimeWindowPartitionsDefinition):
+        keys = _time_keys(pdef, *window, instance) if window else []
+    elif isinstance(pdef, DynamicPartitionsDefinition):
+        keys = list(instance.get_dynamic_partitions(pdef.name))
+    else:
+        keys = list(pdef.get_partition_keys(dynamic_partitions_store=instance))
+    policy = node.backfill_policy
+    if policy is None:
+        return [Run(key, k, k, 1) for k in keys]
+    return [Run(key, c[0], c[-1], len(c)) for c in _chunks(keys, policy.max_partitions_per_run) if c]
+
+
+def resolve_window(
+    database_url: str, tz, start_day: date | None, end_day: date | None
+) -> tuple[datetime, datetime] | None:
+    """[start, end] instants to materialize: the given local days (inclusive), else the data's span."""
+    span = data_span(database_url)
+    if start_day is None and end_day is None:
+        return span
+    if span is None and (start_day is None or end_day is None):
+        return None
+    start = datetime.combine(start_day, datetime.min.time(), tz) if start_day else span[0]
+    # the last named day counts whole: up to (not including) the next local midnight
+    end = (
+        datetime.combine(end_day + timedelta(days=1), datetime.min.time(), tz) - timedelta(microseconds=1)
+        if end_day
+        else span[1]
+    )
+    return start, end
+
+
+def materialize_graph(
+    defs: Definitions,
+    instance: DagsterInstance,
+    window: tuple[datetime, datetime] | None,
+    echo: Callable[[str], None] = click.echo,
+) -> bool:
+    """Materialize every asset of ``defs`` in topological order; False after the first failure."""
+    graph = defs.resolve_asset_graph()
+    keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
+    skipped = [k.to_user_string() for k in graph.toposorted_asset_keys if not graph.get(k).is_materializable]
+    if skipped:
+        echo(f"Not materializable here (sources / external): {', '.join(skipped)}")
+    if window is None:
+        echo("No data in the warehouse: time-partitioned assets have no partitions to build.")
+    else:
+        echo(f"Time window: {window[0].isoformat()} … {window[1].isoformat()}")
+    started_all = time.perf_counter()
+    for index, key in enumerate(keys, start=1):
+        runs = runs_for_asset(defs, key, instance, window)
+        name = key.to_user_string()
+        if not runs:
+            echo(f"[{index}/{len(keys)}] {name}: no partitions in range, skipped")
+            continue
+        job = defs.resolve_implicit_job_def_def_for_assets([key])
+        for run in runs:
+            echo(f"[{index}/{len(keys)}] {name}: {run.describe()} … ", nl=False)
+            started = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance, asset_selection=[key], raise_on_error=False, **run.run_kwargs()
+            )
+            seconds = time.perf_counter() - started
+            if not result.success:
+                echo(f"FAILED after {seconds:.1f}s (run {result.run_id}; see the Dagster UI or its logs)")
+                return False
+            evaluations = result.get_asset_check_evaluations()
+            failed_checks = [e.check_name for e in evaluations if not e.passed]
+            note = (
+                f", {len(evaluations) - len(failed_checks)}/{len(evaluations)} checks passed"
+                if evaluations
+                else ""
+            )
+            note += f", FAILED checks: {', '.join(failed_checks)}" if failed_checks else ""
+            echo(f"ok in {seconds:.1f}s (run {result.run_id[:8]}{note})")
+    echo(f"Materialized {len(keys)} assets in {time.perf_counter() - started_all:.1f}s.")
+    return True
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+@click.command("materialize")
+@click.option("--from", "from_day", type=click.DateTime(["%Y-%m-%d"]), help="First day (PWR_TIMEZONE).")
+@click.option("--to", "to_day", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive.")
+def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
+    """Materialize the whole asset graph through Dagster: every asset, every partition in the range.
+
+    Default range: all partitions that have data. Runs are recorded in the platform's Dagster
+    instance, so they show in the UI.
+    """
+    from dagster import DagsterInstance
+
+    from pwr_platform.settings import get_settings
+    from pwr_platform.warehouse.dagster_instance import apply_env
+
+    settings = get_settings()
+    if from_day and to_day and to_day < from_day:
+        raise click.BadParameter("--to is before --from")
+    apply_env(settings, start=True)
+    from pwr_platform.definitions import defs
+    from pwr_platform.warehouse.connection import warehouse_url
+
+    window = resolve_window(warehouse_url(settings), settings.tz, _day(from_day), _day(to_day))
+    with DagsterInstance.get() as instance:
+        ok = materialize_graph(defs, instance, window)
+    if not ok:
+        sys.exit(1)

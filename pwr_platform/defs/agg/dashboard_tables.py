@@ -1,0 +1,118 @@
+"""The dashboard tables: cohort retention, member trend, event success (per event and per type).
+
+Each is a small table in pwr_agg that Superset reads directly (milliseconds at any size); its
+asset replaces all rows with ``sql/<name>.sql`` in one transaction (readers see the old or the
+new table, never half), after its inputs change (see ``conditions.py``).
+"""
+
+from collections.abc import Sequence
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+
+from pwr_platform.defs.agg.conditions import AFTER_INPUTS
+from pwr_platform.defs.agg.freshness import NIGHTLY
+from pwr_platform.defs.agg.keys import (
+    COHORT_RETENTION,
+    EVENT_ATTENDANCE,
+    EVENT_SUCCESS,
+    EVENT_TYPE_SUCCESS,
+    EVENTS,
+    MEMBER_ENGAGEMENT_WEEKLY,
+    MEMBER_MONTHLY_STATUS,
+    MEMBER_TREND,
+    MEMBER_VOICE_DAILY,
+    MEMBERS,
+)
+from pwr_platform.defs.agg.metadata import table_metadata
+from pwr_platform.defs.agg.sql_runner import run_script, sql_params
+from pwr_platform.defs.resources import WarehouseResource
+
+
+def dashboard_table(
+    key: AssetKey, deps: Sequence[AssetKey], description: str, columns: list[tuple[str, str, str]]
+) -> AssetsDefinition:
+    name = key.path[-1]
+
+    @asset(
+        key=key,
+        name=None,
+        group_name="pwr_agg",
+        deps=list(deps),
+        automation_condition=AFTER_INPUTS,
+        freshness_policy=NIGHTLY,
+        kinds={"postgres", "sql"},
+        description=f"{description} SQL: sql/{name}.sql.",
+        metadata=table_metadata(f"pwr_agg.{name}", columns),
+    )
+    def _refresh(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        with warehouse.connect() as conn:
+            summary = run_script(conn, name, sql_params())
+        figures = {k: int(v) for k, v in (summary[0] if summary else {}).items()}
+        context.log.info(f"{name}: {figures}")
+        return MaterializeResult(metadata=figures)
+
+    return _refresh
+
+
+cohort_retention = dashboard_table(
+    COHORT_RETENTION,
+    [MEMBER_MONTHLY_STATUS, MEMBERS],
+    "Cohort retention: members by join month (PWR_TIMEZONE) and the share active N months later.",
+    [
+        ("cohort_month", "date", "Month the members joined."),
+        ("months_since_join", "integer", "0 = the join month."),
+        ("cohort_size", "integer", "Members who joined that month (leavers included)."),
+        ("active_members", "integer", "Of them, active in that month."),
+        ("retention_rate", "numeric", "active_members / cohort_size, 0..1."),
+    ],
+)
+
+member_trend = dashboard_table(
+    MEMBER_TREND,
+    [MEMBER_ENGAGEMENT_WEEKLY, MEMBER_VOICE_DAILY, MEMBERS],
+    "Rising / falling members: voice hours and events in the last 4 full weeks vs the 4 before, "
+    "relative to the data's newest day, with a trend label.",
+    [
+        ("member_id", "bigint", "pwr_core.members.member_id."),
+        ("display_name", "text", "Newest display name."),
+        ("recent_voice_hours", "numeric", "Voice hours, last 4 full weeks."),
+        ("previous_voice_hours", "numeric", "Voice hours, the 4 weeks before."),
+        ("recent_events", "integer", "Events attended, last 4 full weeks."),
+        ("previous_events", "integer", "Events attended, the 4 weeks before."),
+        ("voice_hours_change", "numeric", "recent - previous voice hours."),
+        ("trend_label", "text", "rising, falling, steady, new or inactive."),
+        ("recent_weeks_start", "date", "First day of the recent 4 weeks."),
+        ("recent_weeks_end", "date", "Last day (Sunday) of the recent 4 weeks."),
+    ],
+)
+
+event_success = dashboard_table(
+    EVENT_SUCCESS,
+    [EVENT_ATTENDANCE, EVENTS],
+    "Event success per completed event: attendees, on-time share, average minutes per attendee.",
+    [
+        ("event_id", "bigint", "pwr_core.events.event_id."),
+        ("name", "text", "Event name."),
+        ("event_type", "text", "Event type (may be empty)."),
+        ("window_start_ts", "timestamptz", "Actual start when known, else scheduled start."),
+        ("attendees", "integer", "Members who attended."),
+        ("on_time_attendees", "integer", "Joined by scheduled start + grace."),
+        ("late_attendees", "integer", "The others."),
+        ("on_time_share", "numeric", "on_time_attendees / attendees, 0..1."),
+        ("avg_minutes_per_attendee", "numeric", "Attended minutes inside the window per attendee."),
+        ("total_voice_seconds", "bigint", "Attended seconds inside the window, all attendees."),
+    ],
+)
+
+event_type_success = dashboard_table(
+    EVENT_TYPE_SUCCESS,
+    [EVENT_SUCCESS],
+    "Event success per event type (pooled over the type's completed events).",
+    [
+        ("event_type", "text", "Event type; '(none)' for events without one."),
+        ("events", "integer", "Completed events of this type."),
+        ("avg_attendees", "numeric", "Mean attendees per event."),
+        ("on_time_share", "numeric", "On-time attendees / attendees, 0..1."),
+        ("avg_minutes_per_attendee", "numeric", "Attended minutes per attendee."),
+    ],
+)

@@ -1,0 +1,41 @@
+"""pwr_agg/member_engagement_weekly: voice seconds and events attended per member per ISO week."""
+
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
+
+from pwr_platform.defs.agg.freshness import NIGHTLY
+from pwr_platform.defs.agg.keys import EVENT_ATTENDANCE, EVENTS, MEMBER_ENGAGEMENT_WEEKLY, MEMBER_VOICE_DAILY
+from pwr_platform.defs.agg.metadata import table_metadata
+from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.partitions import WEEKLY_PARTITIONS
+from pwr_platform.defs.resources import WarehouseResource
+
+
+@asset(
+    key=MEMBER_ENGAGEMENT_WEEKLY,
+    group_name="pwr_agg",
+    deps=[MEMBER_VOICE_DAILY, EVENT_ATTENDANCE, EVENTS],
+    partitions_def=WEEKLY_PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    freshness_policy=NIGHTLY,
+    kinds={"postgres", "sql"},
+    description=(
+        "Per ISO week (Monday start, PWR_TIMEZONE) and member: voice seconds = sum of the week's "
+        "daily rows; events attended and distinct event types of completed events whose window "
+        "starts in the week. SQL: sql/member_engagement_weekly.sql."
+    ),
+    metadata=table_metadata(
+        "pwr_agg.member_engagement_weekly",
+        [
+            ("week_start_date", "date", "Monday of the ISO week."),
+            ("member_id", "bigint", "pwr_core.members.member_id."),
+            ("total_voice_seconds", "bigint", "Sum of the week's member_voice_daily seconds."),
+            ("events_attended", "integer", "Attended completed events starting in the week."),
+            ("distinct_event_types", "integer", "Distinct types among those events."),
+        ],
+    ),
+)
+def member_engagement_weekly(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    """Replace the run's weeks from the daily rows and the attendance."""
+    return materialize_window(context, warehouse, "member_engagement_weekly")

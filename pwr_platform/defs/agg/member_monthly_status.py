@@ -1,0 +1,43 @@
+"""pwr_agg/member_monthly_status: active or not, per eligible member per month."""
+
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
+
+from pwr_platform.defs.agg.freshness import NIGHTLY
+from pwr_platform.defs.agg.keys import (
+    EVENT_ATTENDANCE,
+    EVENTS,
+    MEMBER_MONTHLY_STATUS,
+    MEMBERS,
+    VOICE_SESSIONS,
+)
+from pwr_platform.defs.agg.metadata import table_metadata
+from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.partitions import MONTHLY_PARTITIONS
+from pwr_platform.defs.resources import WarehouseResource
+
+
+@asset(
+    key=MEMBER_MONTHLY_STATUS,
+    group_name="pwr_agg",
+    deps=[MEMBERS, VOICE_SESSIONS, EVENT_ATTENDANCE, EVENTS],
+    partitions_def=MONTHLY_PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    freshness_policy=NIGHTLY,
+    kinds={"postgres", "sql"},
+    description=(
+        "A row per month (PWR_TIMEZONE) for every member who had joined by its end and had not "
+        "left before its start; was_active = a session overlapping the month or an attended "
+        "event starting in it. SQL: sql/member_monthly_status.sql."
+    ),
+    metadata=table_metadata(
+        "pwr_agg.member_monthly_status",
+        [
+            ("month_start_date", "date", "First day of the month."),
+            ("member_id", "bigint", "pwr_core.members.member_id."),
+            ("was_active", "boolean", "Voice or an attended event in the month."),
+        ],
+    ),
+)
+def member_monthly_status(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """Replace the run's months: eligible members, active or not."""
+    return materialize_window(context, warehouse, "member_monthly_status")

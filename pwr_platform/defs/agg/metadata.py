@@ -1,0 +1,15 @@
+"""Asset metadata shared by the aggregates: table name and column schema for the Dagster UI."""
+
+from __future__ import annotations
+
+from dagster import TableColumn, TableSchema
+
+
+def table_metadata(table: str, columns: list[tuple[str, str, str]]) -> dict:
+    """``dagster/table_name`` + ``dagster/column_schema`` from (name, type, description) triples."""
+    return {
+        "dagster/table_name": table,
+        "dagster/column_schema": TableSchema(
+            columns=[TableColumn(name, type_, description=text) for name, type_, text in columns]
+        ),
+    }

@@ -1,0 +1,22 @@
+"""Time partitions of the aggregates: day, ISO week (Monday) and month in ``PWR_TIMEZONE``.
+
+All three start at ``PWR_PARTITIONS_START`` and include the current, still running period
+(``end_offset=1``), so "today", "this week" and "this month" can be kept fresh through the day
+instead of appearing only once they are over.
+"""
+
+from __future__ import annotations
+
+from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, WeeklyPartitionsDefinition
+
+from pwr_platform.settings import get_settings
+
+_settings = get_settings()
+_START = _settings.partitions_start.isoformat()
+
+DAILY_PARTITIONS = DailyPartitionsDefinition(start_date=_START, timezone=_settings.timezone, end_offset=1)
+# day_offset=1: weeks start on Monday (ISO weeks), like PostgreSQL's date_trunc('week', …).
+WEEKLY_PARTITIONS = WeeklyPartitionsDefinition(
+    start_date=_START, day_offset=1, timezone=_settings.timezone, end_offset=1
+)
+MONTHLY_PARTITIONS = MonthlyPartitionsDefinition(start_date=_START, timezone=_settings.timezone, end_offset=1)

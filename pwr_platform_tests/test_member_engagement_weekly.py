@@ -1,0 +1,40 @@
+"""pwr_agg.member_engagement_weekly: sums of days per ISO week, events by window start week."""
+
+from __future__ import annotations
+
+from pwr_platform.defs.agg.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_VOICE_DAILY
+from pwr_platform_tests.agg_runner import check_results, run_assets
+from pwr_platform_tests.agg_scenario import d, insert_scenario, rows
+
+WEEKLY = (
+    "SELECT week_start_date, member_id, total_voice_seconds, events_attended, distinct_event_types"
+    " FROM pwr_agg.member_engagement_weekly ORDER BY 1, 2"
+)
+
+
+def test_hand_computed_weeks(warehouse_url: str, warehouse_conn) -> None:
+    insert_scenario(warehouse_conn)
+    run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-03-01", last="2025-03-16")
+    result = run_assets(warehouse_url, [MEMBER_ENGAGEMENT_WEEKLY], first="2025-02-24", last="2025-03-10")
+    assert rows(warehouse_conn, WEEKLY) == [
+        # week of Mon 3 March: Ada 7200 + 5411; Bob's Sunday hour; Cat's zero-length session
+        (d("2025-03-03"), 1, 12611, 0, 0),
+        (d("2025-03-03"), 2, 3600, 0, 0),
+        (d("2025-03-03"), 3, 0, 0, 0),
+        # week of Mon 10 March: Ada only at E1 (her open session has no daily seconds);
+        # Bob: 2700 s after midnight, E3 (window starts Monday by its actual times) and E1 attended
+        # late; both scrims: 1 type. Dan's attendance of the cancelled E6 is ignored.
+        (d("2025-03-10"), 1, 0, 1, 1),
+        (d("2025-03-10"), 2, 2700, 2, 1),
+    ]
+    assert set(check_results(result).values()) == {True}
+
+
+def test_week_partition_is_replaced_atomically_and_idempotently(warehouse_url: str, warehouse_conn) -> None:
+    insert_scenario(warehouse_conn)
+    run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-03-01", last="2025-03-16")
+    run_assets(warehouse_url, [MEMBER_ENGAGEMENT_WEEKLY], partition="2025-03-10")
+    once = rows(warehouse_conn, WEEKLY)
+    run_assets(warehouse_url, [MEMBER_ENGAGEMENT_WEEKLY], partition="2025-03-10")
+    assert rows(warehouse_conn, WEEKLY) == once
+    assert {r[0] for r in once} == {d("2025-03-10")}

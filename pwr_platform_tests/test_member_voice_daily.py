@@ -1,0 +1,125 @@
+"""pwr_agg.member_voice_daily on a real PostgreSQL: hand-computed days, idempotence, late events,
+and a one-run 30-day backfill equal to 30 single-partition runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, timedelta
+
+import psycopg
+
+from pwr_platform.defs.agg.keys import MEMBER_VOICE_DAILY
+from pwr_platform.defs.agg.sql_runner import run_script, sql_params
+from pwr_platform_tests.agg_runner import check_results, run_assets
+from pwr_platform_tests.agg_scenario import d, insert_member, insert_scenario, insert_session, rows
+
+DAILY = "SELECT activity_date, member_id, total_sessions, total_voice_seconds FROM pwr_agg.member_voice_daily ORDER BY 1, 2"
+
+EXPECTED = [
+    (d("2025-03-03"), 1, 1, 7200),  # Ada 22:00 → midnight
+    (d("2025-03-04"), 1, 1, 5400 + 11),  # Ada midnight → 01:30, plus the 10.5 s session (rounds to 11)
+    (d("2025-03-05"), 3, 1, 0),  # Cat's zero-length session: started, no seconds
+    (d("2025-03-09"), 2, 1, 3600),  # Bob 23:00 → midnight (Sunday)
+    (d("2025-03-10"), 2, 0, 2700),  # Bob midnight → 00:45 (Monday): seconds, no session start
+]
+
+
+def test_hand_computed_days(warehouse_url: str, warehouse_conn: psycopg.Connection) -> None:
+    insert_scenario(warehouse_conn)
+    result = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-03-01", last="2025-03-15")
+    assert rows(warehouse_conn, DAILY) == EXPECTED
+    assert check_results(result) == {
+        "member_voice_daily:daily_totals_match_sessions": True,
+        "member_voice_daily:no_rows_for_unknown_members": True,
+    }
+    materialization = result.asset_materializations_for_node("pwr_agg__member_voice_daily")[0]
+    assert materialization.metadata["voice_seconds"].value == 7200 + 5411 + 3600 + 2700
+
+
+def test_single_partition_touches_only_its_day(warehouse_url: str, warehouse_conn) -> None:
+    insert_scenario(warehouse_conn)
+    run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition="2025-03-04")
+    assert rows(warehouse_conn, DAILY) == [(d("2025-03-04"), 1, 1, 5411)]
+
+
+def test_rematerializing_a_partition_twice_changes_nothing(warehouse_url: str, warehouse_conn) -> None:
+    insert_scenario(warehouse_conn)
+    run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-03-01", last="2025-03-15")
+    before = rows(warehouse_conn, DAILY)
+    for _ in range(2):
+        run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition="2025-03-04")
+        run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition="2025-03-10")
+        assert rows(warehouse_conn, DAILY) == before
+
+
+def test_late_session_lands_after_the_late_window_run(warehouse_url: str, warehouse_conn) -> None:
+    """A session for a past day arrives late: the nightly late-window range run picks it up."""
+    from dagster import build_schedule_context
+
+    from pwr_platform.defs.agg.automation import RANGE_END_TAG, RANGE_START_TAG, daily_aggregates_schedule
+
+    insert_scenario(warehouse_conn)
+    run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-03-01", last="2025-03-12")
+    insert_session(warehouse_conn, 4, "2025-03-10T08:00:00Z", "2025-03-10T09:00:00Z")  # late: Dan, Monday
+    assert (d("2025-03-10"), 4, 1, 3600) not in rows(warehouse_conn, DAILY)
+
+    from datetime import datetime
+
+    tick = datetime(2025, 3, 12, 0, 15, tzinfo=UTC)  # midnight tick of Wed 12th: 9th … 12th
+    request = daily_aggregates_schedule(build_schedule_context(scheduled_execution_time=tick))
+    first, last = request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]
+    assert (first, last) == ("2025-03-09", "2025-03-12")
+    run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first=first, last=last)
+    assert rows(warehouse_conn, DAILY) == sorted([*EXPECTED, (d("2025-03-10"), 4, 1, 3600)])
+
+
+def test_range_backfill_in_one_run_equals_single_partition_runs(
+    warehouse_url: str, pg_server_url: str, warehouse_conn
+) -> None:
+    """30 days as one run give exactly the rows of 30 one-day runs (random, capped sessions)."""
+    warehouse_conn.execute(
+        """
+        INSERT INTO pwr_core.members (member_id, discord_user_id, first_seen_ts, display_name)
+        SELECT g, 5000 + g, '2025-01-01', 'm' || g FROM generate_series(1, 12) AS g;
+        SELECT setseed(0.42);
+        INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id,
+            session_start_ts, session_end_ts, duration_seconds, is_completed, close_reason)
+        SELECT m, 1, 7, s, s + dur, extract(epoch FROM dur)::int, true, 'leave'
+        FROM (
+            SELECT 1 + floor(random() * 12)::int AS m,
+                   timestamptz '2025-05-01' + random() * interval '31 days' AS s,
+                   random() * interval '11 hours 59 minutes' AS dur
+            FROM generate_series(1, 600)
+        ) AS x;
+        """
+    )
+    run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-05-02", last="2025-05-31")
+    one_run = rows(warehouse_conn, DAILY)
+    warehouse_conn.execute("DELETE FROM pwr_agg.member_voice_daily")
+    for offset in range(30):
+        day = date(2025, 5, 2) + timedelta(days=offset)
+        run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition=day.isoformat(), with_checks=False)
+    assert rows(warehouse_conn, DAILY) == one_run
+    assert len(one_run) > 200
+    assert {r[0] for r in one_run} == {date(2025, 5, 2) + timedelta(days=i) for i in range(30)}
+
+
+def test_days_follow_the_reporting_time_zone(warehouse_conn) -> None:
+    """In Europe/Berlin (UTC+1 in March), Ada's 22:00–01:30 UTC session is 23:00–02:30 local."""
+    insert_scenario(warehouse_conn)
+    with warehouse_conn.transaction():
+        run_script(
+            warehouse_conn,
+            "member_voice_daily",
+            sql_params(date(2025, 3, 1), date(2025, 3, 16), tz="Europe/Berlin"),
+        )
+    got = rows(warehouse_conn, DAILY + "")
+    assert (d("2025-03-03"), 1, 1, 3600) in got  # 23:00–24:00 local
+    assert (d("2025-03-04"), 1, 1, 9000 + 11) in got  # 00:00–02:30 local + the short session
+    assert (d("2025-03-10"), 2, 1, 6300) in got  # Bob 00:00–01:45 local, all on Monday
+
+
+def test_only_completed_sessions_count(warehouse_url: str, warehouse_conn) -> None:
+    insert_member(warehouse_conn, 1, 1, "Solo", "2025-03-01T00:00Z")
+    insert_session(warehouse_conn, 1, "2025-03-02T10:00:00Z", None)
+    run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition="2025-03-02")
+    assert rows(warehouse_conn, DAILY) == []
