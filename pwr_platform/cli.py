@@ -152,5 +152,12 @@ def down() -> None:
         click.echo("stopped PostgreSQL")
 
 
+# --------------------------------------------------------------------------- area commands
+from pwr_platform.commands import ingest as _ingest  # noqa: E402
+
+main.add_command(_ingest.ingest)
+main.add_command(_ingest.simulate)
+main.add_command(_ingest.bot)
+
 if __name__ == "__main__":
     main()

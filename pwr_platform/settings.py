@@ -42,6 +42,11 @@ class PwrSettings(BaseSettings):
     guild_id: int | None = Field(default=None, description="The Discord guild the collector watches.")
     discord_token: str | None = Field(default=None, description="Collector bot token (secret).")
     dagster_port: int = Field(default=3000, description="Dagster webserver port (127.0.0.1).")
+    bot_include_bots: bool = Field(default=False, description="Record voice activity of bot accounts too.")
+    bot_members_intent: bool = Field(
+        default=False,
+        description="Use the privileged members intent: member joins, leaves, name changes, member sync.",
+    )
 
     @field_validator("timezone")
     @classmethod
