@@ -308,7 +308,7 @@ class Writer:
             self._drop_connection(exc)
             self._next_retry = time.monotonic() + self._backoff
             log.warning(
-                "writer: PostgreSQL still unreachable (%s); %d records / %d bytes spooled, retry in %.0fs",
+                "writer: PostgreSQL still unreachable (%s); %d records / %d bytes spooled, retry in %.1fs",
                 self.last_error,
                 spool.pending_records,
                 spool.pending_bytes,
@@ -463,6 +463,9 @@ class QueueWriter:
         self.last_lag = 0.0
         self.written = 0
         self._last_status = time.monotonic()
+        # The writer call running in a worker thread. Cancelling run() does not stop a thread, so
+        # close() waits for it: the Writer (one connection, one spool) is never used concurrently.
+        self._inflight: asyncio.Future | None = None
 
     def put(self, record: Record) -> None:
         self.queue.put_nowait((time.monotonic(), record))
@@ -498,17 +501,21 @@ class QueueWriter:
             except TimeoutError:
                 # Idle: still retry a pending spool so it drains without new traffic.
                 if self.writer.spool is not None and self.writer.spool.pending:
-                    await asyncio.to_thread(self.writer.drain_spool)
+                    await self._in_thread(self.writer.drain_spool)
                 self._maybe_log_status()
                 continue
             await self._write(batch)
 
     async def _write(self, batch: list[tuple[float, Record]]) -> None:
         spooled_before = self.writer.stats.spooled
-        await asyncio.to_thread(self.writer.write_batch, [record for _, record in batch])
+        await self._in_thread(self.writer.write_batch, [record for _, record in batch])
         self.last_lag = time.monotonic() - batch[0][0]
         self.written += len(batch)
         self._maybe_log_status(force=self.writer.stats.spooled != spooled_before)
+
+    async def _in_thread(self, fn, *args):
+        self._inflight = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        return await asyncio.shield(self._inflight)
 
     def _maybe_log_status(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -527,7 +534,9 @@ class QueueWriter:
         )
 
     async def close(self) -> None:
-        """Write whatever is still queued (to PostgreSQL or the spool)."""
+        """Write whatever is still queued (to PostgreSQL or the spool); call after cancelling run()."""
+        if self._inflight is not None and not self._inflight.done():
+            await asyncio.gather(self._inflight, return_exceptions=True)
         while not self.queue.empty():
             batch = []
             while not self.queue.empty() and len(batch) < self.batch_size:
