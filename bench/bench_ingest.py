@@ -6,8 +6,8 @@ key, natural key, (guild, event_ts), ingest_xid), measured in the same run on th
 
 - **writer**: simulated voice records → :class:`Writer` (staging COPY + INSERT … ON CONFLICT in
   a worker thread, as ``pwr simulate`` runs it). Reported twice: end to end (simulation included)
-  and the writer's own rate (time the producer waited on the writer + final sync excluded from
-  nothing: rows / wall time with records pre-generated per batch).
+  and the writer's own rate (rows / time spent inside ``write_batch``, records generated one
+  batch ahead so the simulation is not counted).
 - **pwr ingest**: the ingest code path (streaming read, JSON parsing, validation, writer) on a
   JSON-lines file of the same events.
 
@@ -122,10 +122,14 @@ class Measure:
 
 
 def bare_copy(url: str, copy_path: Path, rows: int) -> Measure:
-    with psycopg.connect(url, autocommit=True) as conn, Measure("bare COPY (same indexes)", rows) as m:
-        with conn.cursor().copy(f"COPY bench.bare_copy ({COLUMNS}) FROM STDIN") as copy, open(copy_path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                copy.write(block)
+    with (
+        psycopg.connect(url, autocommit=True) as conn,
+        Measure("bare COPY (same indexes)", rows) as m,
+        conn.cursor().copy(f"COPY bench.bare_copy ({COLUMNS}) FROM STDIN") as copy,
+        open(copy_path, "rb") as fh,
+    ):
+        while block := fh.read(1 << 20):
+            copy.write(block)
     return m
 
 

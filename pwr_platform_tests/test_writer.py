@@ -87,8 +87,8 @@ def test_postgres_stopped_and_restarted_while_events_flow(
                 if i == 2000:
                     assert spool.pending, "events arriving while PostgreSQL is down must be spooled"
                     await asyncio.to_thread(own_server.start)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            sink.request_stop()
+            await task
             await sink.close()
             assert await asyncio.to_thread(writer.close, 30.0), "spool must drain once PostgreSQL is back"
             assert not spool.segments()

@@ -466,6 +466,7 @@ class QueueWriter:
         # The writer call running in a worker thread. Cancelling run() does not stop a thread, so
         # close() waits for it: the Writer (one connection, one spool) is never used concurrently.
         self._inflight: asyncio.Future | None = None
+        self._stopping = False
 
     def put(self, record: Record) -> None:
         self.queue.put_nowait((time.monotonic(), record))
@@ -475,7 +476,9 @@ class QueueWriter:
             self.put(record)
 
     async def _next_batch(self) -> list[tuple[float, Record]]:
-        first = await asyncio.wait_for(self.queue.get(), timeout=self.writer.retry_interval)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
+        async with asyncio.timeout(self.writer.retry_interval):
+            first = await self.queue.get()
         batch = [first]
         deadline = time.monotonic() + self.flush_interval
         while len(batch) < self.batch_size:
@@ -488,14 +491,19 @@ class QueueWriter:
             if remaining <= 0:
                 break
             try:
-                batch.append(await asyncio.wait_for(self.queue.get(), timeout=remaining))
+                async with asyncio.timeout(remaining):
+                    batch.append(await self.queue.get())
             except TimeoutError:
                 break
         return batch
 
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to return after the batch in hand (then call :meth:`close`)."""
+        self._stopping = True
+
     async def run(self) -> None:
-        """Flush forever (cancel to stop; then call :meth:`close`)."""
-        while True:
+        """Flush until :meth:`request_stop` (or cancellation); then call :meth:`close`."""
+        while not self._stopping:
             try:
                 batch = await self._next_batch()
             except TimeoutError:

@@ -61,7 +61,7 @@ async def run_collector(config: CollectorConfig, token: str, database_url: str, 
             async with Collector(config, sink) as bot:
                 await bot.start(token)
         finally:
-            writer_task.cancel()
+            sink.request_stop()
             await asyncio.gather(writer_task, return_exceptions=True)
             await sink.close()
             await asyncio.to_thread(writer.close, 10.0)
