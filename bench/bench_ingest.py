@@ -13,18 +13,19 @@ key, natural key, (guild, event_ts), ingest_xid), measured in the same run on th
 
 Size: ``PWR_BENCH_EVENTS`` (default 1,000,000). Database: ``PWR_BENCH_DATABASE_URL``, else a
 fresh database ``pwr_bench`` on the warehouse server (embedded unless PWR_DATABASE_URL).
-Peak memory: the process's max RSS (``resource.getrusage``) and tracemalloc's peak of Python
-allocations during each measured phase.
+Peak memory: each phase runs in a forked child process and reports that process's max RSS
+(``resource.getrusage``), so one phase's peak does not hide another's.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import tempfile
 import time
-import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -57,7 +58,7 @@ def _database() -> str:
 
 def simulated_voice(n: int) -> Iterator[VoiceRecord]:
     """``n`` simulated voice events: a community sized so that it yields at least ``n``."""
-    members = max(50, n // 330)
+    members = max(50, n // 250)
     sim = Simulation(SimulationConfig(members=members, days=365, seed=42, end=END))
     voice = (r for i in range(members) for r in sim.member_records(i) if r.KIND == "voice")
     return islice(voice, n)
@@ -92,45 +93,54 @@ def reset(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-class Measure:
-    """Wall time, rows/s, max RSS and tracemalloc peak of one phase."""
-
-    def __init__(self, label: str, rows: int) -> None:
-        self.label, self.rows = label, rows
-
-    def __enter__(self) -> Measure:
-        tracemalloc.start()
-        self.started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.seconds = time.perf_counter() - self.started
-        _, self.py_peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        self.rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+@dataclass
+class Result:
+    label: str
+    rows: int
+    seconds: float
+    max_rss: int  # bytes, of the process that ran the phase
 
     @property
     def rate(self) -> float:
         return self.rows / self.seconds
 
-    def line(self, baseline: Measure | None = None) -> str:
+    def line(self, baseline: Result | None = None) -> str:
         ratio = f"  = {self.rate / baseline.rate:.2f}x bare COPY" if baseline else ""
         return (
-            f"  {self.label:34} {self.rows:>10,} rows {self.seconds:8.1f}s {self.rate:>10,.0f} rows/s"
-            f"  python peak {self.py_peak / 2**20:6.1f} MiB  max RSS {self.rss / 2**20:6.1f} MiB{ratio}"
+            f"  {self.label:36} {self.rows:>10,} rows {self.seconds:8.1f}s {self.rate:>10,.0f} rows/s"
+            f"  peak RSS {self.max_rss / 2**20:6.1f} MiB{ratio}"
         )
 
 
-def bare_copy(url: str, copy_path: Path, rows: int) -> Measure:
+def run_phase(label: str, rows: int, phase: Callable[[], float | None]) -> Result:
+    """Run ``phase`` in a forked child so its peak RSS is its own; it may return its own timing."""
+
+    def child(conn) -> None:
+        started = time.perf_counter()
+        own = phase()
+        seconds = own if own is not None else time.perf_counter() - started
+        conn.send((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+        conn.close()
+
+    ctx = multiprocessing.get_context("fork")
+    parent, child_end = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=child, args=(child_end,))
+    proc.start()
+    seconds, rss = parent.recv()
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"benchmark phase {label!r} failed")
+    return Result(label, rows, seconds, rss)
+
+
+def bare_copy(url: str, copy_path: Path) -> None:
     with (
         psycopg.connect(url, autocommit=True) as conn,
-        Measure("bare COPY (same indexes)", rows) as m,
         conn.cursor().copy(f"COPY bench.bare_copy ({COLUMNS}) FROM STDIN") as copy,
         open(copy_path, "rb") as fh,
     ):
         while block := fh.read(1 << 20):
             copy.write(block)
-    return m
 
 
 def count_rows(url: str) -> int:
@@ -151,52 +161,42 @@ def main() -> None:
         )
 
         reset(url)
-        baseline = bare_copy(url, copy_path, rows)
+        baseline = run_phase("bare COPY (same indexes)", rows, lambda: bare_copy(url, copy_path))
         print(baseline.line())
 
-        # Writer, end to end: simulation in this thread, writer in its worker thread.
-        reset(url)
-        with Measure("writer (simulate → PostgreSQL)", rows) as writer_e2e:
+        def writer_end_to_end() -> None:
             bw = BackgroundWriter(Writer(url, batch_size=10_000))
             for record in simulated_voice(n):
                 bw.add(record)
             bw.close()
-        assert count_rows(url) == rows
-        print(writer_e2e.line(baseline))
 
-        # Writer alone: records generated ahead per batch, only write_batch is timed.
-        reset(url)
-        writer = Writer(url, batch_size=10_000)
-        records = simulated_voice(n)
-        spent = 0.0
-        peak = 0
-        tracemalloc.start()
-        while batch := list(islice(records, 10_000)):
-            t = time.perf_counter()
-            writer.write_batch(batch)
-            spent += time.perf_counter() - t
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        writer.close()
-        assert count_rows(url) == rows
-        only = Measure("writer alone (write_batch time)", rows)
-        only.seconds, only.py_peak = spent, peak
-        only.rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        print(only.line(baseline))
+        def writer_alone() -> float:
+            writer = Writer(url, batch_size=10_000)
+            records = simulated_voice(n)
+            spent = 0.0
+            while batch := list(islice(records, 10_000)):
+                t = time.perf_counter()
+                writer.write_batch(batch)
+                spent += time.perf_counter() - t
+            writer.close()
+            return spent
 
-        # pwr ingest of the JSON-lines file (the CLI's code path, without click around it).
-        reset(url)
-        with Measure("pwr ingest (JSON lines file)", rows) as ingest_m:
+        def ingest(expect_new: bool) -> None:
             bw = BackgroundWriter(Writer(url, batch_size=10_000))
             summary = ingest_file(jsonl_path, bw)
             bw.close()
-        assert summary.inserted == rows and summary.rejected == 0, summary
-        print(ingest_m.line(baseline))
+            assert summary.rejected == 0, summary
+            assert (summary.inserted, summary.duplicates) == ((rows, 0) if expect_new else (0, rows)), summary
 
-        with Measure("pwr ingest re-run (all duplicates)", rows) as rerun:
-            bw = BackgroundWriter(Writer(url, batch_size=10_000))
-            summary = ingest_file(jsonl_path, bw)
-            bw.close()
-        assert summary.inserted == 0 and summary.duplicates == rows, summary
-        print(rerun.line(baseline))
+        for label, phase, fresh in (
+            ("writer, end to end (simulate → PG)", writer_end_to_end, True),
+            ("writer alone (time in write_batch)", writer_alone, True),
+            ("pwr ingest (JSON-lines file)", lambda: ingest(True), True),
+            ("pwr ingest re-run (all duplicates)", lambda: ingest(False), False),
+        ):
+            if fresh:
+                reset(url)
+            result = run_phase(label, rows, phase)
+            assert count_rows(url) == rows
+            print(result.line(baseline), flush=True)
     print("  targets: writer >= 0.5x bare COPY, pwr ingest >= 0.3x, peak memory < 200 MB")
