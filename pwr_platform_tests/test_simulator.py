@@ -228,3 +228,37 @@ def test_moves_afk_and_quarantine(community) -> None:
         for r in conn.execute("SELECT reason FROM pwr_raw.rejected_voice_events WHERE source = 'simulator'")
     ]
     assert len(reasons) >= 3
+
+
+def test_pwr_simulate_command_and_if_empty(warehouse_url: str, tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from pwr_platform.cli import main
+    from pwr_platform.settings import get_settings
+
+    monkeypatch.setenv("PWR_DATABASE_URL", warehouse_url)
+    monkeypatch.setenv("PWR_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        args = ["simulate", "--members", "20", "--days", "10", "--seed", "4", "--end", "2026-11-01"]
+        first = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert first.exit_code == 0, first.output
+        expected = sum(
+            1 for r in Simulation(SimulationConfig(members=20, days=10, seed=4, end=END)).records()
+        )
+        with psycopg.connect(warehouse_url) as conn:
+            stored = sum(
+                conn.execute(f"SELECT count(*) FROM pwr_raw.{t}").fetchone()[0]
+                for t in (
+                    "discord_voice_events",
+                    "discord_member_events",
+                    "discord_scheduled_events",
+                    "collector_heartbeats",
+                    "rejected_voice_events",
+                )
+            )
+        assert stored == expected
+        second = CliRunner().invoke(main, [*args, "--if-empty"], catch_exceptions=False)
+        assert second.exit_code == 0 and "not simulating" in second.output
+    finally:
+        get_settings.cache_clear()

@@ -34,6 +34,13 @@ def _warehouse() -> str:
     return url
 
 
+def _has_voice_events(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM pwr_raw.discord_voice_events)").fetchone()[0]
+
+
 def _open_writer(name: str, url: str, batch_size: int):
     from pwr_platform.ingest.spool import Spool
     from pwr_platform.ingest.writer import BackgroundWriter, Writer
@@ -134,8 +141,13 @@ def _parse_end(value: str | None) -> datetime | None:
 )
 @click.option("--guild-id", default=None, type=int, help="Default: PWR_GUILD_ID, else a fixed demo id.")
 @click.option("--batch-size", default=10_000, show_default=True)
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing when pwr_raw.discord_voice_events already has rows (for `make up` demo seeding).",
+)
 def simulate(
-    members: int, days: int, seed: int, end: str | None, guild_id: int | None, batch_size: int
+    members: int, days: int, seed: int, end: str | None, guild_id: int | None, batch_size: int, if_empty: bool
 ) -> None:
     """Write a deterministic synthetic community (demo data) through the ingestion writer."""
     from pwr_platform.ingest.simulator import DEFAULT_GUILD_ID, Simulation, SimulationConfig
@@ -151,13 +163,16 @@ def simulate(
         guild_id=guild_id or settings.guild_id or DEFAULT_GUILD_ID,
         **kwargs,
     )
+    url = _warehouse()
+    if if_empty and _has_voice_events(url):
+        click.echo("The warehouse already has voice events; not simulating (--if-empty).")
+        return
     sim = Simulation(config)
     click.echo(
         f"Simulating {members:,} members over {days} days ending {config.end:%Y-%m-%d %H:%M} UTC "
         f"(seed {seed}, guild {config.guild_id}, {len(sim.events)} scheduled events, "
         f"{len(sim.gaps)} collector gaps) …"
     )
-    url = _warehouse()
     spool, writer = _open_writer("simulate", url, batch_size)
     started = time.perf_counter()
     next_report = started + 2.0
