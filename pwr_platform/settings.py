@@ -64,6 +64,11 @@ class PwrSettings(BaseSettings):
         default=None,
         description="Where `pwr superset import/export` reach Superset. Unset: http://127.0.0.1:PWR_SUPERSET_PORT.",
     )
+    bot_include_bots: bool = Field(default=False, description="Record voice activity of bot accounts too.")
+    bot_members_intent: bool = Field(
+        default=False,
+        description="Use the privileged members intent: member joins, leaves, name changes, member sync.",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,229 @@
+"""``pwr ingest``, ``pwr simulate`` and ``pwr bot``: every way data enters ``pwr_raw``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from pwr_platform.settings import get_settings
+
+
+def _echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _warehouse() -> str:
+    """The warehouse URL, with the embedded server started; exits with the reason when unusable."""
+    import psycopg
+
+    from pwr_platform.warehouse.connection import warehouse_url
+
+    url = warehouse_url(start=True)
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            migrated = conn.execute("SELECT to_regclass('pwr_raw.discord_voice_events')").fetchone()[0]
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"warehouse unreachable: {str(exc).strip()}") from exc
+    if migrated is None:
+        raise click.ClickException("the warehouse has no schema yet: run `pwr db upgrade` first")
+    return url
+
+
+def _has_voice_events(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM pwr_raw.discord_voice_events)").fetchone()[0]
+
+
+def _open_writer(name: str, url: str, batch_size: int):
+    from pwr_platform.ingest.spool import Spool
+    from pwr_platform.ingest.writer import BackgroundWriter, Writer
+
+    spool = Spool(get_settings().spool_dir, name).open()
+    writer = Writer(url, spool=spool, batch_size=batch_size)
+    if spool.pending:
+        _echo_err(f"Replaying {spool.pending_records:,} records left in the spool by an earlier run …")
+        writer.drain_spool(force=True)
+    return spool, BackgroundWriter(writer)
+
+
+def _close_writer(spool, writer, drain_timeout: float) -> None:
+    done = writer.close(drain_timeout)
+    spool.close()
+    if not done:
+        raise click.ClickException(
+            f"PostgreSQL is unreachable: {spool.pending_records:,} records are safe in the spool "
+            f"({get_settings().spool_dir}); run `pwr ingest` (no files) once it is back to replay them."
+        )
+
+
+def _logging(level: int) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+@click.command("ingest")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "loki"]),
+    default="auto",
+    show_default=True,
+    help="auto: .jsonl/.ndjson/.log are JSON lines, else sniffed (Loki query_range JSON).",
+)
+@click.option("--batch-size", default=10_000, show_default=True, help="Records per database transaction.")
+@click.option(
+    "--drain-timeout",
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait at the end for PostgreSQL to come back if records had to be spooled.",
+)
+def ingest(files: tuple[Path, ...], fmt: str, batch_size: int, drain_timeout: float) -> None:
+    """Backfill voice logs (JSON lines or Loki query_range JSON; .gz too) into pwr_raw.
+
+    Bad lines go to pwr_raw.rejected_voice_events with the reason; re-running a file inserts
+    nothing new. Without FILES, only replays records left in the spool by an interrupted run.
+    """
+    from pwr_platform.ingest.backfill import ingest_file
+    from pwr_platform.ingest.logs import LogFormatError
+
+    _logging(logging.WARNING)
+    url = _warehouse()
+    spool, writer = _open_writer("ingest", url, batch_size)
+    totals = [0, 0, 0, 0]
+    try:
+        for path in files:
+            try:
+                summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err)
+            except LogFormatError as exc:
+                writer.sync()
+                raise click.ClickException(f"{exc} (the lines before it were ingested)") from exc
+            click.echo(summary.line())
+            for i, value in enumerate((summary.read, summary.inserted, summary.duplicates, summary.rejected)):
+                totals[i] += value
+    finally:
+        _close_writer(spool, writer, drain_timeout)
+    if len(files) > 1:
+        click.echo(
+            f"total: read {totals[0]:,}, inserted {totals[1]:,}, duplicates {totals[2]:,}, rejected {totals[3]:,}"
+        )
+    elif not files:
+        click.echo(f"Spool replayed: {writer.stats.replayed:,} records written.")
+
+
+def _parse_end(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        end = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 date or timestamp: {value!r}") from exc
+    return end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
+
+
+@click.command("simulate")
+@click.option("--members", default=300, show_default=True, type=click.IntRange(min=1))
+@click.option("--days", default=120, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--end",
+    default=None,
+    help="End of the simulated period (ISO date/time; no zone = UTC). Default: today 00:00 UTC. "
+    "The same seed and --end always give the same data.",
+)
+@click.option("--guild-id", default=None, type=int, help="Default: PWR_GUILD_ID, else a fixed demo id.")
+@click.option("--batch-size", default=10_000, show_default=True)
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing when pwr_raw.discord_voice_events already has rows (for `make up` demo seeding).",
+)
+def simulate(
+    members: int, days: int, seed: int, end: str | None, guild_id: int | None, batch_size: int, if_empty: bool
+) -> None:
+    """Write a deterministic synthetic community (demo data) through the ingestion writer."""
+    from pwr_platform.ingest.simulator import DEFAULT_GUILD_ID, Simulation, SimulationConfig
+
+    _logging(logging.WARNING)
+    settings = get_settings()
+    kwargs = {"end": _parse_end(end)} if end else {}
+    config = SimulationConfig(
+        members=members,
+        days=days,
+        seed=seed,
+        timezone=settings.timezone,
+        guild_id=guild_id or settings.guild_id or DEFAULT_GUILD_ID,
+        **kwargs,
+    )
+    url = _warehouse()
+    if if_empty and _has_voice_events(url):
+        click.echo("The warehouse already has voice events; not simulating (--if-empty).")
+        return
+    sim = Simulation(config)
+    click.echo(
+        f"Simulating {members:,} members over {days} days ending {config.end:%Y-%m-%d %H:%M} UTC "
+        f"(seed {seed}, guild {config.guild_id}, {len(sim.events)} scheduled events, "
+        f"{len(sim.gaps)} collector gaps) …"
+    )
+    spool, writer = _open_writer("simulate", url, batch_size)
+    started = time.perf_counter()
+    next_report = started + 2.0
+    try:
+        for record in sim.heartbeats():
+            writer.add(record)
+        for record in sim.scheduled_event_records():
+            writer.add(record)
+        for index in range(members):
+            for record in sim.member_records(index):
+                writer.add(record)
+            if time.perf_counter() >= next_report:
+                _echo_err(f"  {index + 1:,}/{members:,} members")
+                next_report = time.perf_counter() + 2.0
+        writer.sync()
+    finally:
+        _close_writer(spool, writer, 60.0)
+    stats = writer.stats
+    for kind in ("voice", "member", "scheduled_event", "heartbeat", "rejected"):
+        click.echo(
+            f"  {kind:16} {stats.received[kind]:>9,} records: {stats.inserted[kind]:,} inserted, "
+            f"{stats.duplicates[kind]:,} already present"
+        )
+    click.echo(f"Done in {time.perf_counter() - started:.1f}s.")
+
+
+@click.command("bot")
+def bot() -> None:
+    """Run the Discord collector (PWR_DISCORD_TOKEN, PWR_GUILD_ID) until interrupted."""
+    import asyncio
+
+    from pwr_platform.ingest.bot.client import run_collector
+    from pwr_platform.ingest.bot.config import CollectorConfig
+    from pwr_platform.warehouse.connection import warehouse_url
+
+    settings = get_settings()
+    if not settings.discord_token:
+        raise click.ClickException("PWR_DISCORD_TOKEN is not set (the bot token; keep it in the environment)")
+    if settings.guild_id is None:
+        raise click.ClickException("PWR_GUILD_ID is not set (the id of the guild to collect)")
+    _logging(logging.INFO)
+    config = CollectorConfig(
+        guild_id=settings.guild_id,
+        include_bots=settings.bot_include_bots,
+        members_intent=settings.bot_members_intent,
+    )
+    # The database may be down when the bot starts: records then go to the spool, so the bot does
+    # not wait for it (for the embedded server, start it when it is ours to start).
+    url = warehouse_url(start=settings.database_url is None)
+    click.echo(f"Collector run {config.run_id} for guild {config.guild_id} (Ctrl-C to stop)")
+    try:
+        asyncio.run(run_collector(config, settings.discord_token, url, settings.spool_dir))
+    except KeyboardInterrupt:
+        click.echo("Collector stopped.")

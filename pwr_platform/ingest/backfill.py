@@ -1,0 +1,86 @@
+"""``pwr ingest``: stream log files through validation into the writer, with progress and a summary."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pwr_platform.ingest.logs import iter_file
+from pwr_platform.ingest.writer import BackgroundWriter
+
+
+@dataclass
+class FileSummary:
+    path: Path
+    format: str
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    newly_quarantined: int = 0
+    spooled: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        text = (
+            f"{self.path} ({self.format}): read {self.read:,}, inserted {self.inserted:,}, "
+            f"duplicates {self.duplicates:,}, rejected {self.rejected:,} "
+            f"({self.newly_quarantined:,} new in quarantine) in {self.seconds:.1f}s"
+        )
+        if self.spooled:
+            text += f"; {self.spooled:,} records spooled while PostgreSQL was unreachable"
+        return text
+
+
+Progress = Callable[[str], None]
+
+
+def _position(fh) -> int:
+    raw = getattr(fh, "fileobj", None) or fh  # gzip: compressed bytes consumed
+    try:
+        return raw.tell()
+    except (OSError, ValueError):
+        return 0
+
+
+def ingest_file(
+    path: Path,
+    writer: BackgroundWriter,
+    *,
+    fmt: str = "auto",
+    progress: Progress | None = None,
+    progress_every: float = 2.0,
+) -> FileSummary:
+    """Read one file into ``writer``; counts are exact (the writer is synced at the end)."""
+    started = time.perf_counter()
+    stats = writer.stats
+    before = (stats.inserted["voice"], stats.duplicates["voice"], stats.inserted["rejected"], stats.spooled)
+    used, records, fh = iter_file(path, fmt)
+    summary = FileSummary(path=Path(path), format=used)
+    size = os.path.getsize(path) or 1
+    next_report = started + progress_every
+    try:
+        read = rejected = 0
+        for record in records:
+            read += 1
+            if record.KIND == "rejected":
+                rejected += 1
+            writer.add(record)
+            if progress is not None and not read % 10_000 and time.perf_counter() >= next_report:
+                elapsed = time.perf_counter() - started
+                pct = min(100.0, 100.0 * _position(fh) / size)
+                progress(f"  {Path(path).name}: {pct:5.1f}%  {read:,} lines  {read / elapsed:,.0f} lines/s")
+                next_report = time.perf_counter() + progress_every
+        writer.sync()
+    finally:
+        fh.close()
+    summary.read, summary.rejected = read, rejected
+    summary.inserted = stats.inserted["voice"] - before[0]
+    summary.duplicates = stats.duplicates["voice"] - before[1]
+    summary.newly_quarantined = stats.inserted["rejected"] - before[2]
+    summary.spooled = stats.spooled - before[3]
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,112 @@
+"""Voice joins, leaves and moves from ``on_voice_state_update``.
+
+discord.py calls the handler for every voice-state change; only a change of channel is a voice
+event. A mute / deafen / stream / video change inside the same channel is not (the flags are
+kept in ``raw_payload`` of the next real event). Bots are left out unless configured, and a
+channel that is the guild's AFK channel is flagged ``afk: true`` in the payload.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+from discord.ext import commands
+
+from pwr_platform.ingest.bot.config import CollectorConfig, RecordSink
+from pwr_platform.ingest.records import VoiceRecord, voice_payload
+
+
+def _flags(state: discord.VoiceState) -> dict:
+    return {
+        "self_mute": state.self_mute,
+        "self_deaf": state.self_deaf,
+        "mute": state.mute,
+        "deaf": state.deaf,
+        "self_stream": bool(state.self_stream),
+        "self_video": state.self_video,
+    }
+
+
+def _is_afk(guild: discord.Guild, channel_id: int) -> bool | None:
+    afk = guild.afk_channel
+    return True if afk is not None and afk.id == channel_id else None
+
+
+def voice_records(
+    member: discord.Member,
+    before: discord.VoiceState,
+    after: discord.VoiceState,
+    *,
+    now: datetime,
+    include_bots: bool = False,
+    source: str = "bot",
+) -> list[VoiceRecord]:
+    """The voice event(s) one voice-state change means: [] for a mute-only change or a bot."""
+    if member.bot and not include_bots:
+        return []
+    old, new = before.channel, after.channel
+    if old is None and new is None:
+        return []
+    if old is not None and new is not None and old.id == new.id:
+        return []  # same channel: mute / deafen / stream change, not a join
+    guild = member.guild
+    common = {"username": member.name, "display_name": member.display_name, "source": source}
+    if member.bot:
+        common["bot"] = True
+    if new is None:
+        return [
+            voice_payload(
+                "leave",
+                now,
+                guild.id,
+                member.id,
+                old.id,
+                afk=_is_afk(guild, old.id),
+                **_flags(before),
+                **common,
+            )
+        ]
+    if old is None:
+        return [
+            voice_payload(
+                "join",
+                now,
+                guild.id,
+                member.id,
+                new.id,
+                afk=_is_afk(guild, new.id),
+                **_flags(after),
+                **common,
+            )
+        ]
+    return [
+        voice_payload(
+            "move",
+            now,
+            guild.id,
+            member.id,
+            new.id,
+            from_channel_id=old.id,
+            afk=_is_afk(guild, new.id),
+            **_flags(after),
+            **common,
+        )
+    ]
+
+
+class VoiceListener(commands.Cog):
+    def __init__(self, config: CollectorConfig, sink: RecordSink) -> None:
+        self.config = config
+        self.sink = sink
+
+    @commands.Cog.listener()
+    async def on_voice_state_update(
+        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
+    ) -> None:
+        if not self.config.watches(member.guild.id):
+            return
+        for record in voice_records(
+            member, before, after, now=self.config.clock(), include_bots=self.config.include_bots
+        ):
+            self.sink.put(record)

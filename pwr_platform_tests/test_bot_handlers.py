@@ -1,0 +1,344 @@
+"""Collector handlers driven by real discord.py objects, built the way the gateway builds them.
+
+A real ``discord.state.ConnectionState`` parses gateway payload dicts (GUILD_CREATE,
+VOICE_STATE_UPDATE, GUILD_SCHEDULED_EVENT_*, GUILD_MEMBER_*) with discord.py's own code; the
+objects it dispatches go to the listener cogs, and we check the records they put on the queue.
+No network, no mocks of discord.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import discord
+import pytest
+from discord.state import ConnectionState
+
+from pwr_platform.ingest.bot.config import CollectorConfig
+from pwr_platform.ingest.bot.heartbeat import Heartbeat
+from pwr_platform.ingest.bot.members import MemberListener
+from pwr_platform.ingest.bot.scheduled_events import ScheduledEventListener, classify_event_type
+from pwr_platform.ingest.bot.startup_sync import reconciliation
+from pwr_platform.ingest.bot.voice import VoiceListener
+from pwr_platform.ingest.records import HeartbeatRecord, MemberRecord, ScheduledEventRecord, VoiceRecord
+
+GUILD = 811111111111111111
+GENERAL, SQUAD, AFK, STAGE = 101, 102, 103, 104
+NOW = datetime(2026, 11, 1, 19, 2, 11, 123000, tzinfo=UTC)
+
+
+def user(uid: int, name: str, bot: bool = False) -> dict:
+    return {
+        "id": str(uid),
+        "username": name,
+        "discriminator": "0",
+        "avatar": None,
+        "global_name": name.title(),
+        "bot": bot,
+    }
+
+
+def member(uid: int, name: str, bot: bool = False, nick: str | None = None) -> dict:
+    return {
+        "user": user(uid, name, bot),
+        "roles": [],
+        "joined_at": "2025-03-04T05:06:07.000000+00:00",
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "nick": nick,
+    }
+
+
+def voice_state(uid: int, channel: int | None, **flags) -> dict:
+    state = {
+        "guild_id": str(GUILD),
+        "user_id": str(uid),
+        "channel_id": str(channel) if channel else None,
+        "session_id": f"session-{uid}",
+        "deaf": False,
+        "mute": False,
+        "self_deaf": False,
+        "self_mute": False,
+        "self_video": False,
+        "suppress": False,
+    }
+    state.update(flags)
+    return state
+
+
+def scheduled_event(eid: int, status: int, name: str = "Scrim vs Night Owls", channel: int = SQUAD) -> dict:
+    return {
+        "id": str(eid),
+        "guild_id": str(GUILD),
+        "channel_id": str(channel),
+        "creator_id": "1",
+        "name": name,
+        "description": "weekly practice",
+        "scheduled_start_time": "2026-11-01T19:00:00+00:00",
+        "scheduled_end_time": "2026-11-01T21:00:00+00:00",
+        "privacy_level": 2,
+        "status": status,
+        "entity_type": 2,
+        "entity_id": None,
+        "entity_metadata": None,
+        "user_count": 4,
+    }
+
+
+class Gateway:
+    """A discord.py ConnectionState fed gateway payloads; records what it dispatches."""
+
+    def __init__(self, *, members_intent: bool = False) -> None:
+        self.dispatched: list[tuple[str, tuple]] = []
+        intents = discord.Intents.none()
+        intents.guilds = intents.voice_states = intents.guild_scheduled_events = True
+        intents.members = members_intent
+        self.state = ConnectionState(
+            dispatch=lambda name, *args: self.dispatched.append((name, args)),
+            handlers={},
+            hooks={},
+            http=None,
+            intents=intents,
+            member_cache_flags=discord.MemberCacheFlags.from_intents(intents),
+            chunk_guilds_at_startup=False,
+        )
+        self.state.user = discord.ClientUser(state=self.state, data=user(900, "collector", bot=True))
+        channels = [
+            {"id": str(cid), "type": ctype, "name": name, "position": i, "guild_id": str(GUILD)}
+            | {"permission_overwrites": [], "bitrate": 64000, "user_limit": 0}
+            for i, (cid, ctype, name) in enumerate(
+                [(GENERAL, 2, "General"), (SQUAD, 2, "Squad"), (AFK, 2, "AFK"), (STAGE, 13, "Stage")]
+            )
+        ]
+        self.state.parse_guild_create(
+            {
+                "id": str(GUILD),
+                "name": "PwR",
+                "afk_channel_id": str(AFK),
+                "afk_timeout": 300,
+                "channels": channels,
+                "members": [member(1, "ada"), member(2, "bob"), member(3, "musicbot", bot=True)],
+                "voice_states": [
+                    voice_state(1, GENERAL, self_mute=True),
+                    voice_state(3, GENERAL),
+                    voice_state(2, AFK),
+                ],
+                "roles": [],
+                "emojis": [],
+                "features": [],
+                "member_count": 3,
+                "large": False,
+                "guild_scheduled_events": [scheduled_event(7001, 1)],
+            }
+        )
+        self.guild = self.state._get_guild(GUILD)
+
+    def feed(self, event: str, payload: dict) -> tuple:
+        """Parse one gateway event; return the args of what discord.py dispatched for it."""
+        before = len(self.dispatched)
+        getattr(self.state, f"parse_{event.lower()}")(payload)
+        new = self.dispatched[before:]
+        assert new, f"discord.py dispatched nothing for {event}"
+        return new[-1]
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.records: list = []
+
+    def put(self, record) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def gateway() -> Gateway:
+    return Gateway()
+
+
+def config(**kwargs) -> CollectorConfig:
+    return CollectorConfig(guild_id=GUILD, run_id="run-1", clock=lambda: NOW, **kwargs)
+
+
+def run_voice(gw: Gateway, payload: dict, **cfg) -> list[VoiceRecord]:
+    name, args = gw.feed("VOICE_STATE_UPDATE", payload)
+    assert name == "voice_state_update"
+    sink = ListSink()
+    asyncio.run(VoiceListener(config(**cfg), sink).on_voice_state_update(*args))
+    return sink.records
+
+
+def payload(record) -> dict:
+    return json.loads(record.payload)
+
+
+def test_join_records_channel_user_and_flags(gateway: Gateway) -> None:
+    [rec] = run_voice(gateway, voice_state(4, SQUAD, self_deaf=True) | {"member": member(4, "cyd")})
+    assert (rec.event_type, rec.guild_id, rec.user_id, rec.channel_id, rec.event_ts) == (
+        "join",
+        GUILD,
+        4,
+        SQUAD,
+        NOW,
+    )
+    body = payload(rec)
+    assert body["event_ts"] == "2026-11-01T19:02:11.123Z"
+    assert body["discord_channel_id"] == str(SQUAD) and body["source"] == "bot"
+    assert body["self_deaf"] is True and body["self_mute"] is False
+    assert body["username"] == "cyd" and body["display_name"] == "Cyd"
+    assert "afk" not in body
+
+
+def test_leave_records_the_channel_left(gateway: Gateway) -> None:
+    [rec] = run_voice(gateway, voice_state(1, None))
+    assert (rec.event_type, rec.user_id, rec.channel_id) == ("leave", 1, GENERAL)
+    assert payload(rec)["self_mute"] is True  # flags as they were in the channel left
+
+
+def test_move_records_new_channel_and_from_channel(gateway: Gateway) -> None:
+    [rec] = run_voice(gateway, voice_state(1, SQUAD))
+    assert (rec.event_type, rec.channel_id) == ("move", SQUAD)
+    assert payload(rec)["from_channel_id"] == str(GENERAL)
+
+
+def test_mute_only_change_is_not_an_event(gateway: Gateway) -> None:
+    assert run_voice(gateway, voice_state(1, GENERAL, self_mute=False, self_deaf=True)) == []
+    assert run_voice(gateway, voice_state(1, GENERAL, self_video=True)) == []
+
+
+def test_bots_are_excluded_unless_configured() -> None:
+    assert run_voice(Gateway(), voice_state(3, None)) == []
+    [rec] = run_voice(Gateway(), voice_state(3, None), include_bots=True)
+    assert rec.event_type == "leave" and payload(rec)["bot"] is True
+
+
+def test_afk_channel_is_flagged(gateway: Gateway) -> None:
+    [to_afk] = run_voice(gateway, voice_state(1, AFK))
+    assert to_afk.event_type == "move" and payload(to_afk)["afk"] is True
+    [leave_afk] = run_voice(gateway, voice_state(2, None))
+    assert leave_afk.channel_id == AFK and payload(leave_afk)["afk"] is True
+
+
+def test_other_guilds_are_ignored(gateway: Gateway) -> None:
+    name, args = gateway.feed("VOICE_STATE_UPDATE", voice_state(1, SQUAD))
+    sink = ListSink()
+    other = CollectorConfig(guild_id=GUILD + 1, clock=lambda: NOW)
+    asyncio.run(VoiceListener(other, sink).on_voice_state_update(*args))
+    assert sink.records == []
+
+
+def run_event(gw: Gateway, event: str, data: dict, at: datetime) -> list[ScheduledEventRecord]:
+    name, args = gw.feed(event, data)
+    sink = ListSink()
+    listener = ScheduledEventListener(CollectorConfig(guild_id=GUILD, clock=lambda: at), sink)
+    asyncio.run(getattr(listener, f"on_{name}")(*args))
+    return sink.records
+
+
+def test_scheduled_event_status_transitions(gateway: Gateway) -> None:
+    t0 = NOW - timedelta(days=2)
+    [created] = run_event(gateway, "GUILD_SCHEDULED_EVENT_CREATE", scheduled_event(7002, 1), t0)
+    [active] = run_event(gateway, "GUILD_SCHEDULED_EVENT_UPDATE", scheduled_event(7002, 2), NOW)
+    [done] = run_event(
+        gateway, "GUILD_SCHEDULED_EVENT_UPDATE", scheduled_event(7002, 3), NOW + timedelta(hours=2)
+    )
+    assert [(r.status, r.observed_ts) for r in (created, active, done)] == [
+        ("scheduled", t0),
+        ("active", NOW),
+        ("completed", NOW + timedelta(hours=2)),
+    ]
+    assert created.event_id == 7002 and created.guild_id == GUILD
+    assert created.channel_id == SQUAD and created.creator_id == 1
+    assert created.event_type == "scrim"
+    assert created.scheduled_start_ts == datetime(2026, 11, 1, 19, tzinfo=UTC)
+    assert created.scheduled_end_ts == datetime(2026, 11, 1, 21, tzinfo=UTC)
+    assert payload(done)["trigger"] == "update" and payload(done)["discord_status"] == "completed"
+
+
+def test_cancel_and_delete(gateway: Gateway) -> None:
+    run_event(gateway, "GUILD_SCHEDULED_EVENT_CREATE", scheduled_event(7003, 1, "Inhouse #4"), NOW)
+    [cancelled] = run_event(
+        gateway, "GUILD_SCHEDULED_EVENT_UPDATE", scheduled_event(7003, 4, "Inhouse #4"), NOW
+    )
+    assert cancelled.status == "cancelled" and cancelled.event_type == "inhouse"
+    # Deleting an event that never started cancels it; deleting a completed one does not.
+    [deleted] = run_event(gateway, "GUILD_SCHEDULED_EVENT_DELETE", scheduled_event(7001, 1), NOW)
+    assert deleted.status == "cancelled" and payload(deleted)["trigger"] == "delete"
+    [old] = run_event(gateway, "GUILD_SCHEDULED_EVENT_DELETE", scheduled_event(7009, 3, "Town hall"), NOW)
+    assert old.status == "completed" and old.event_type == "meeting"
+
+
+def test_event_type_classification() -> None:
+    assert classify_event_type("Friday SCRIM", None) == "scrim"
+    assert classify_event_type("In-house games", None) == "inhouse"
+    assert classify_event_type("Movie night", "monthly community meeting") == "meeting"
+    assert classify_event_type("Movie night", None) is None
+
+
+def test_reconnect_snapshot_joins_everyone_in_voice(gateway: Gateway) -> None:
+    records = reconciliation(gateway.guild, config())
+    voice = [r for r in records if isinstance(r, VoiceRecord)]
+    assert sorted((r.user_id, r.channel_id) for r in voice) == [(1, GENERAL), (2, AFK)]  # bot 3 left out
+    assert all(r.event_type == "join" and r.event_ts == NOW for r in voice)
+    assert {payload(r)["source"] for r in voice} == {"snapshot"}
+    assert payload(next(r for r in voice if r.user_id == 2))["afk"] is True
+    assert [r for r in records if isinstance(r, HeartbeatRecord)] == [HeartbeatRecord(GUILD, "run-1", NOW)]
+    [event] = [r for r in records if isinstance(r, ScheduledEventRecord)]
+    assert (event.event_id, event.status, payload(event)["trigger"]) == (7001, "scheduled", "sync")
+    assert not [r for r in records if isinstance(r, MemberRecord)]  # no members intent
+
+
+def test_reconnect_snapshot_with_members_intent() -> None:
+    gw = Gateway(members_intent=True)
+    records = reconciliation(gw.guild, config(members_intent=True))
+    members = [r for r in records if isinstance(r, MemberRecord)]
+    assert sorted(r.user_id for r in members) == [1, 2]
+    assert all(r.event_type == "snapshot" for r in members)
+    assert members[0].joined_at == datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def test_member_join_leave_and_rename() -> None:
+    gw = Gateway(members_intent=True)
+    sink = ListSink()
+    listener = MemberListener(config(members_intent=True), sink)
+    name, args = gw.feed("GUILD_MEMBER_ADD", member(5, "dee") | {"guild_id": str(GUILD)})
+    asyncio.run(listener.on_member_join(*args))
+    name, args = gw.feed(
+        "GUILD_MEMBER_UPDATE", member(5, "dee", nick="Dee the Great") | {"guild_id": str(GUILD)}
+    )
+    assert name == "member_update"
+    asyncio.run(listener.on_member_update(*args))
+    name, args = gw.feed("GUILD_MEMBER_REMOVE", {"guild_id": str(GUILD), "user": user(5, "dee")})
+    assert name == "raw_member_remove"
+    asyncio.run(listener.on_raw_member_remove(*args))
+    join, rename, leave = sink.records
+    assert (join.event_type, join.user_id, join.joined_at) == (
+        "join",
+        5,
+        datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC),
+    )
+    assert (rename.event_type, rename.display_name) == ("update", "Dee the Great")
+    assert (leave.event_type, leave.user_id, leave.event_ts) == ("leave", 5, NOW)
+
+
+def test_heartbeat_only_while_connected() -> None:
+    async def scenario() -> list:
+        sink = ListSink()
+        beat = Heartbeat(config(), sink)
+        states = [beat.record()]
+        await beat.on_ready()
+        states.append(beat.record())
+        await beat.on_disconnect()
+        states.append(beat.record())
+        await beat.on_resumed()
+        states.append(beat.record())
+        return states
+
+    assert asyncio.run(scenario()) == [
+        None,
+        HeartbeatRecord(GUILD, "run-1", NOW),
+        None,
+        HeartbeatRecord(GUILD, "run-1", NOW),
+    ]
