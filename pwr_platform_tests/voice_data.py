@@ -129,30 +129,30 @@ def model_sessions(
         items.sort(key=lambda t: t[:4])
         open_ = None  # (channel, start)
 
-        def close(end: datetime, reason: str) -> None:
-            channel, start = open_
+        def close(end: datetime, reason: str, opened=None, user=user, guild=guild) -> None:
+            channel, start = opened
             sessions.append((user, guild, channel, start, end, whole_seconds(end - start), True, reason))
 
         for ts, _rank, channel, _idx, e in items:
             if open_ is not None:
                 auto_ts, auto_reason = auto_end(guild, open_[1])
                 if ts > auto_ts:
-                    close(auto_ts, auto_reason)
+                    close(auto_ts, auto_reason, open_)
                     open_ = None
             if e.event_type == "leave":
                 if open_ is None:
                     ignored += 1
                 else:
-                    close(ts, "leave")
+                    close(ts, "leave", open_)
                     open_ = None
                 continue
             if open_ is not None:
-                close(ts, "move" if e.event_type == "move" else "rejoin")
+                close(ts, "move" if e.event_type == "move" else "rejoin", open_)
             open_ = (channel, ts)
         if open_ is not None:
             auto_ts, auto_reason = auto_end(guild, open_[1])
             if auto_reason == "collector_gap" or newest[guild] > auto_ts:
-                close(auto_ts, auto_reason)
+                close(auto_ts, auto_reason, open_)
             else:
                 sessions.append((user, guild, open_[0], open_[1], None, None, False, None))
     sessions.sort(key=lambda s: (s[0], s[1], s[3], s[2], s[4] is None, s[4] or s[3], s[7] or ""))

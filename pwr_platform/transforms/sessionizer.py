@@ -119,10 +119,7 @@ def _run_once(conn: psycopg.Connection, params: dict, *, full: bool, log) -> Ses
             sql = stmts[name].format(**fmt) if fmt else stmts[name]
             return conn.execute(sql, args).rowcount
 
-        if full:
-            result = _full(conn, stmts, run)
-        else:
-            result = _incremental(conn, stmts, run, previous.snapshot)
+        result = _full(conn, stmts, run) if full else _incremental(conn, stmts, run, previous.snapshot)
         snapshot = watermark.store(conn, TRANSFORM, params)
     result.update(read_snapshot=snapshot, seconds=round(time.perf_counter() - started, 3))
     outcome = SessionizerResult(**result)
