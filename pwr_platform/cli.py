@@ -152,5 +152,9 @@ def down() -> None:
         click.echo("stopped PostgreSQL")
 
 
+from pwr_platform.commands.events import events  # noqa: E402
+
+main.add_command(events)
+
 if __name__ == "__main__":
     main()

@@ -79,13 +79,15 @@ def _run_once(conn: psycopg.Connection, *, full: bool, log) -> MembersResult:
 
 
 def ensure_members(conn: psycopg.Connection, user_ids: Iterable[int]) -> int:
-    """Upsert the given users from raw in a short transaction of their own (READ COMMITTED), so
-    another transform (sessions, events) never has to wait for the members run to see a new user.
-    The members transform recomputes them again on its next run; the result is the same."""
+    """Upsert the given users from raw — in a short READ COMMITTED transaction of its own when
+    ``conn`` is idle (the sessionizer), else inside the caller's transaction (events) — so another
+    transform never has to wait for the members run to see a new user. The members transform
+    recomputes them again on its next run; the result is the same."""
     ids = sorted(set(user_ids))
     if not ids:
         return 0
-    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
     with conn.transaction():
         conn.execute(TEMP_TABLE)
         conn.execute("INSERT INTO _member_users SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING", (ids,))
