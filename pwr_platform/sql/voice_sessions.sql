@@ -131,13 +131,17 @@ WITH removed AS (
 INSERT INTO _old_sessions SELECT * FROM removed;
 
 -- name: ordered_events_full
--- Every raw event with the user's next event (full rebuild).
+-- Every raw event with the user's next event (full rebuild). The natural key is unique on
+-- (guild, user, event_ts, event_type, channel), so (event_ts, leave < move < join, channel) already
+-- orders a user's events totally: the id tiebreak of the rule can never be reached and is left
+-- out, which lets PostgreSQL read the events in (guild, user, event_ts) order straight from the
+-- natural-key index (index-only) and sort only the rare ties at one instant (incremental sort).
 SELECT e.discord_guild_id, e.discord_user_id, e.discord_channel_id, e.event_type, e.event_ts,
        lead(e.event_ts) OVER w AS next_ts, lead(e.event_type) OVER w AS next_type
 FROM pwr_raw.discord_voice_events e
 WINDOW w AS (PARTITION BY e.discord_guild_id, e.discord_user_id
              ORDER BY e.event_ts, CASE e.event_type WHEN 'leave' THEN 0 WHEN 'move' THEN 1 ELSE 2 END,
-                      e.discord_channel_id, e.id)
+                      e.discord_channel_id)
 
 -- name: ordered_events_incremental
 -- The affected users' events from recompute_from on, each with the user's next event: one index
@@ -153,14 +157,16 @@ CROSS JOIN LATERAL (
       AND r.discord_user_id = a.discord_user_id
       AND r.event_ts >= a.recompute_from
     WINDOW w AS (ORDER BY r.event_ts, CASE r.event_type WHEN 'leave' THEN 0 WHEN 'move' THEN 1 ELSE 2 END,
-                          r.discord_channel_id, r.id)
+                          r.discord_channel_id)
 ) e
 
 -- name: guild_clock_incremental
--- The data's own clock: each affected guild's newest raw event (index (guild, event_ts)).
-INSERT INTO _guild_clock (discord_guild_id, newest_ts)
+-- The data's own clock: each affected guild's newest raw event (index (guild, event_ts)), and
+-- the cap as an interval (computed once here, not per row).
+INSERT INTO _guild_clock (discord_guild_id, newest_ts, cap)
 SELECT g.discord_guild_id,
-       (SELECT max(e.event_ts) FROM pwr_raw.discord_voice_events e WHERE e.discord_guild_id = g.discord_guild_id)
+       (SELECT max(e.event_ts) FROM pwr_raw.discord_voice_events e WHERE e.discord_guild_id = g.discord_guild_id),
+       make_interval(hours => current_setting('pwr.max_session_hours')::int)
 FROM (SELECT DISTINCT discord_guild_id FROM _affected) g;
 
 -- name: guild_clock_full
@@ -173,9 +179,10 @@ WITH RECURSIVE guilds AS (
              WHERE e.discord_guild_id > g.discord_guild_id ORDER BY e.discord_guild_id LIMIT 1)
     FROM guilds g WHERE g.discord_guild_id IS NOT NULL
 )
-INSERT INTO _guild_clock (discord_guild_id, newest_ts)
+INSERT INTO _guild_clock (discord_guild_id, newest_ts, cap)
 SELECT g.discord_guild_id,
-       (SELECT max(e.event_ts) FROM pwr_raw.discord_voice_events e WHERE e.discord_guild_id = g.discord_guild_id)
+       (SELECT max(e.event_ts) FROM pwr_raw.discord_voice_events e WHERE e.discord_guild_id = g.discord_guild_id),
+       make_interval(hours => current_setting('pwr.max_session_hours')::int)
 FROM guilds g WHERE g.discord_guild_id IS NOT NULL;
 
 -- name: insert_sessions
@@ -183,8 +190,7 @@ FROM guilds g WHERE g.discord_guild_id IS NOT NULL;
 -- the next event ends, unless the cap comes first (rules 1–4; gaps are applied next).
 WITH ordered AS ({ordered_events}),
 opened AS (
-    SELECT o.*, o.event_ts + make_interval(hours => current_setting('pwr.max_session_hours')::int) AS cap_ts,
-           c.newest_ts
+    SELECT o.*, o.event_ts + c.cap AS cap_ts, c.newest_ts
     FROM ordered o
     JOIN _guild_clock c USING (discord_guild_id)
     WHERE o.event_type <> 'leave'

@@ -61,8 +61,7 @@ CREATE TABLE pwr_core.collector_gaps (
 COMMENT ON TABLE pwr_core.collector_gaps IS
     'Collector outages: consecutive heartbeats further apart than PWR_COLLECTOR_GAP_MINUTES.';
 
--- sessionizer: per-guild lookups by start (gaps, timeouts) and the open sessions
-CREATE INDEX voice_sessions_guild_start ON pwr_core.voice_sessions (discord_guild_id, session_start_ts);
+-- sessionizer: the open sessions (timeouts); gap lookups use voice_sessions_start from 0001
 CREATE INDEX voice_sessions_open ON pwr_core.voice_sessions (discord_guild_id, session_start_ts)
     WHERE session_end_ts IS NULL;
 
@@ -125,7 +124,6 @@ ALTER TABLE pwr_core.events DROP COLUMN IF EXISTS changed_xid;
 DROP TABLE IF EXISTS pwr_raw.event_completions;
 DROP TABLE IF EXISTS pwr_raw.manual_events;
 DROP INDEX IF EXISTS pwr_core.voice_sessions_open;
-DROP INDEX IF EXISTS pwr_core.voice_sessions_guild_start;
 DROP TABLE IF EXISTS pwr_core.collector_gaps;
 DROP INDEX IF EXISTS pwr_raw.discord_voice_events_user_ts;
 DROP INDEX IF EXISTS pwr_raw.discord_scheduled_events_creator;
