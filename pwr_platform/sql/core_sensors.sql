@@ -12,11 +12,9 @@ WITH wm AS (
                     '1:1:'::pg_snapshot) AS members
 )
 SELECT
-    EXISTS (SELECT 1 FROM pwr_raw.discord_voice_events, wm
-            WHERE ingest_xid >= pg_snapshot_xmin(wm.sessions) AND NOT pg_visible_in_snapshot(ingest_xid, wm.sessions)) AS voice,
-    EXISTS (SELECT 1 FROM pwr_raw.collector_heartbeats h, wm
-            WHERE h.ingest_xid >= pg_snapshot_xmin(wm.sessions) AND NOT pg_visible_in_snapshot(h.ingest_xid, wm.sessions)
-              AND (NOT EXISTS (SELECT 1 FROM pwr_raw.collector_heartbeats p
+    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_voice_events_since(wm.sessions)) AS voice,
+    EXISTS (SELECT 1 FROM wm, pwr_raw.collector_heartbeats_since(wm.sessions) h
+            WHERE (NOT EXISTS (SELECT 1 FROM pwr_raw.collector_heartbeats p
                                WHERE p.discord_guild_id = h.discord_guild_id
                                  AND p.heartbeat_ts < h.heartbeat_ts
                                  AND p.heartbeat_ts >= h.heartbeat_ts - make_interval(mins => %(gap_minutes)s))
@@ -27,10 +25,8 @@ SELECT
                                          AND n.heartbeat_ts > h.heartbeat_ts
                                          AND n.heartbeat_ts <= h.heartbeat_ts + make_interval(mins => %(gap_minutes)s))))
            ) AS heartbeats,
-    EXISTS (SELECT 1 FROM pwr_raw.discord_member_events, wm
-            WHERE ingest_xid >= pg_snapshot_xmin(wm.members) AND NOT pg_visible_in_snapshot(ingest_xid, wm.members)) AS member_records,
-    EXISTS (SELECT 1 FROM pwr_raw.discord_scheduled_events, wm
-            WHERE ingest_xid >= pg_snapshot_xmin(wm.members) AND NOT pg_visible_in_snapshot(ingest_xid, wm.members)) AS scheduled_events;
+    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_member_events_since(wm.members)) AS member_records,
+    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_scheduled_events_since(wm.members)) AS scheduled_events;
 
 -- name: attendance_changes
 -- One statement, so the snapshot it returns is exactly the one its rows were read with: every

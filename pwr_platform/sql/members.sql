@@ -19,19 +19,15 @@
 
 -- name: new_member_users
 INSERT INTO _member_users (discord_user_id)
-SELECT discord_user_id FROM pwr_raw.discord_voice_events
- WHERE ingest_xid >= pg_snapshot_xmin(%(prev)s::pg_snapshot) AND NOT pg_visible_in_snapshot(ingest_xid, %(prev)s::pg_snapshot)
+SELECT discord_user_id FROM pwr_raw.discord_voice_events_since(%(prev)s::pg_snapshot)
 UNION
-SELECT discord_user_id FROM pwr_raw.discord_member_events
- WHERE ingest_xid >= pg_snapshot_xmin(%(prev)s::pg_snapshot) AND NOT pg_visible_in_snapshot(ingest_xid, %(prev)s::pg_snapshot)
+SELECT discord_user_id FROM pwr_raw.discord_member_events_since(%(prev)s::pg_snapshot)
 UNION
-SELECT creator_discord_user_id FROM pwr_raw.discord_scheduled_events
+SELECT creator_discord_user_id FROM pwr_raw.discord_scheduled_events_since(%(prev)s::pg_snapshot)
  WHERE creator_discord_user_id IS NOT NULL
-   AND ingest_xid >= pg_snapshot_xmin(%(prev)s::pg_snapshot) AND NOT pg_visible_in_snapshot(ingest_xid, %(prev)s::pg_snapshot)
 UNION
-SELECT host_discord_user_id FROM pwr_raw.manual_events
- WHERE host_discord_user_id IS NOT NULL
-   AND ingest_xid >= pg_snapshot_xmin(%(prev)s::pg_snapshot) AND NOT pg_visible_in_snapshot(ingest_xid, %(prev)s::pg_snapshot);
+SELECT host_discord_user_id FROM pwr_raw.manual_events_since(%(prev)s::pg_snapshot)
+ WHERE host_discord_user_id IS NOT NULL;
 
 -- name: all_member_users
 -- Distinct voice users by skipping through the (discord_user_id, event_ts) index, plus the

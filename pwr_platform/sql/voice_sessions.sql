@@ -26,13 +26,12 @@
 -- snapshot as %(prev)s.
 
 -- name: new_voice_events
--- Rows committed since the previous run's snapshot: an index range on ingest_xid from that
--- snapshot's xmin, minus what it could already see. Per (guild, user): the earliest new instant.
+-- Rows the previous run's snapshot could not see are exactly the rows committed since
+-- (pwr_raw.*_since, migration 0004: two index lookups on ingest_xid, whatever the history).
+-- Per (guild, user): the earliest new instant.
 INSERT INTO _new_voice_events (discord_guild_id, discord_user_id, first_new_ts, new_rows)
 SELECT discord_guild_id, discord_user_id, min(event_ts), count(*)
-FROM pwr_raw.discord_voice_events
-WHERE ingest_xid >= pg_snapshot_xmin(%(prev)s::pg_snapshot)
-  AND NOT pg_visible_in_snapshot(ingest_xid, %(prev)s::pg_snapshot)
+FROM pwr_raw.discord_voice_events_since(%(prev)s::pg_snapshot)
 GROUP BY discord_guild_id, discord_user_id;
 
 -- name: new_heartbeat_regions
@@ -45,9 +44,7 @@ SELECT n.discord_guild_id,
        coalesce((SELECT min(h.heartbeat_ts) FROM pwr_raw.collector_heartbeats h
                   WHERE h.discord_guild_id = n.discord_guild_id AND h.heartbeat_ts > n.hi), n.hi)
 FROM (SELECT discord_guild_id, min(heartbeat_ts) AS lo, max(heartbeat_ts) AS hi
-      FROM pwr_raw.collector_heartbeats
-      WHERE ingest_xid >= pg_snapshot_xmin(%(prev)s::pg_snapshot)
-        AND NOT pg_visible_in_snapshot(ingest_xid, %(prev)s::pg_snapshot)
+      FROM pwr_raw.collector_heartbeats_since(%(prev)s::pg_snapshot)
       GROUP BY discord_guild_id) n;
 
 -- name: all_heartbeat_regions
@@ -298,16 +295,17 @@ UPDATE pwr_core.events SET changed_xid = pg_current_xact_id() WHERE status = 'co
 -- name: ignored_leaves
 -- Rule 3's count: each leave that closes something closes exactly one session (ending at the
 -- leave), so the ignored leaves are the leaves minus the sessions closed by a leave — here over
--- the recomputed stretch of each affected user.
-SELECT (SELECT count(*) FROM _affected a
-        JOIN pwr_raw.discord_voice_events e
-          ON e.discord_guild_id = a.discord_guild_id AND e.discord_user_id = a.discord_user_id
-         AND e.event_ts >= a.recompute_from AND e.event_type = 'leave')
-     - (SELECT count(*) FROM _affected a
-        JOIN pwr_core.members m ON m.discord_user_id = a.discord_user_id
-        JOIN pwr_core.voice_sessions s
-          ON s.member_id = m.member_id AND s.discord_guild_id = a.discord_guild_id
-         AND s.session_end_ts >= a.recompute_from AND s.close_reason = 'leave');
+-- the recomputed stretch of each affected user (per-user index ranges, LATERAL).
+SELECT coalesce(sum(l.leaves - c.closed), 0)::bigint
+FROM _affected a
+JOIN pwr_core.members m ON m.discord_user_id = a.discord_user_id
+CROSS JOIN LATERAL (SELECT count(*) AS leaves FROM pwr_raw.discord_voice_events e
+                    WHERE e.discord_guild_id = a.discord_guild_id AND e.discord_user_id = a.discord_user_id
+                      AND e.event_ts >= a.recompute_from AND e.event_type = 'leave') l
+CROSS JOIN LATERAL (SELECT count(*) AS closed FROM pwr_core.voice_sessions s
+                    WHERE s.member_id = m.member_id AND s.discord_guild_id = a.discord_guild_id
+                      AND s.session_start_ts >= a.recompute_from - make_interval(hours => current_setting('pwr.max_session_hours')::int)
+                      AND s.session_end_ts >= a.recompute_from AND s.close_reason = 'leave') c;
 
 -- name: ignored_leaves_all
 SELECT (SELECT count(*) FROM pwr_raw.discord_voice_events WHERE event_type = 'leave')

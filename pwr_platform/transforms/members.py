@@ -62,6 +62,7 @@ def _run_once(conn: psycopg.Connection, *, full: bool, log) -> MembersResult:
             considered = conn.execute(stmts["all_member_users"]).rowcount
         else:
             considered = conn.execute(stmts["new_member_users"], {"prev": previous.snapshot}).rowcount
+        conn.execute("ANALYZE _member_users")  # real row count for the planner (see sessionizer)
         written = conn.execute(stmts["upsert_members"]).rowcount
         total = conn.execute("SELECT count(*) FROM pwr_core.members").fetchone()[0]
         snapshot = watermark.store(conn, TRANSFORM, {})

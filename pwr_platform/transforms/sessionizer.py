@@ -215,6 +215,9 @@ def _incremental(conn, stmts, run, prev_snapshot: str) -> dict:
     run("new_heartbeat_regions", snap)
     gaps = run("replace_gaps")
     run("affected_users")
+    # temp tables have no statistics until analyzed: without them the planner guesses 1,000s of
+    # rows and hash-joins whole tables instead of probing the per-user indexes
+    conn.execute("ANALYZE _affected")
     _missing_members(conn, stmts["affected_users_without_member"])
     users = conn.execute("SELECT count(*) FROM _affected").fetchone()[0]
     deleted = written = 0

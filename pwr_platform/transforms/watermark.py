@@ -4,7 +4,8 @@ Ids and ``ingested_at`` are handed out before commit, so with several writers a 
 smaller id can commit after a larger one was already processed. Instead every raw table records
 its inserting transaction (``ingest_xid``), and each incremental run stores the PostgreSQL
 snapshot it read (``pg_current_snapshot()``) in ``pwr_core.transform_watermarks``. The next run
-reads exactly the rows that snapshot could not see. The run itself is one REPEATABLE READ
+reads exactly the rows that snapshot could not see: ``ingest_xid >= xmax`` or ``ingest_xid`` in
+its list of then-running transactions (two index lookups). The run itself is one REPEATABLE READ
 transaction, so what it reads and the snapshot it stores are the same.
 """
 

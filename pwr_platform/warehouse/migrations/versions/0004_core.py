@@ -50,6 +50,12 @@ CREATE INDEX discord_scheduled_events_creator
     ON pwr_raw.discord_scheduled_events (creator_discord_user_id) WHERE creator_discord_user_id IS NOT NULL;
 -- members: a user's first / last voice event and newest names across guilds
 CREATE INDEX discord_voice_events_user_ts ON pwr_raw.discord_voice_events (discord_user_id, event_ts);
+-- members: "the newest non-empty name" without walking a user's whole history when most payloads
+-- (log lines) carry no name; the predicates are those of sql/members.sql
+CREATE INDEX discord_voice_events_user_username ON pwr_raw.discord_voice_events (discord_user_id, event_ts)
+    WHERE nullif(btrim(raw_payload ->> 'username'), '') IS NOT NULL;
+CREATE INDEX discord_voice_events_user_display_name ON pwr_raw.discord_voice_events (discord_user_id, event_ts)
+    WHERE nullif(btrim(raw_payload ->> 'display_name'), '') IS NOT NULL;
 
 CREATE TABLE pwr_core.collector_gaps (
     discord_guild_id BIGINT      NOT NULL,
@@ -114,10 +120,50 @@ SELECT e.event_id,
             THEN e.actual_end_ts ELSE coalesce(e.scheduled_end_ts, e.actual_end_ts) END AS window_end_ts
 FROM pwr_core.events e;
 COMMENT ON VIEW pwr_core.event_windows IS 'Attendance window of each event: actual times when both known, else scheduled.';
+
+-- The rows of each raw table that a snapshot could not see (committed since, or not yet): written
+-- by a transaction at or after its xmax, or by one still running then (its xip list). Two index
+-- lookups on ingest_xid, so the cost follows the new rows, not the history, however old the
+-- oldest open transaction on the server is (a range from xmin would not be).
+CREATE FUNCTION pwr_raw.discord_voice_events_since(seen pg_snapshot) RETURNS SETOF pwr_raw.discord_voice_events
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM pwr_raw.discord_voice_events WHERE ingest_xid >= pg_snapshot_xmax(seen)
+    UNION ALL
+    SELECT * FROM pwr_raw.discord_voice_events WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
+$$;
+CREATE FUNCTION pwr_raw.discord_member_events_since(seen pg_snapshot) RETURNS SETOF pwr_raw.discord_member_events
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM pwr_raw.discord_member_events WHERE ingest_xid >= pg_snapshot_xmax(seen)
+    UNION ALL
+    SELECT * FROM pwr_raw.discord_member_events WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
+$$;
+CREATE FUNCTION pwr_raw.discord_scheduled_events_since(seen pg_snapshot) RETURNS SETOF pwr_raw.discord_scheduled_events
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM pwr_raw.discord_scheduled_events WHERE ingest_xid >= pg_snapshot_xmax(seen)
+    UNION ALL
+    SELECT * FROM pwr_raw.discord_scheduled_events WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
+$$;
+CREATE FUNCTION pwr_raw.collector_heartbeats_since(seen pg_snapshot) RETURNS SETOF pwr_raw.collector_heartbeats
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM pwr_raw.collector_heartbeats WHERE ingest_xid >= pg_snapshot_xmax(seen)
+    UNION ALL
+    SELECT * FROM pwr_raw.collector_heartbeats WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
+$$;
+CREATE FUNCTION pwr_raw.manual_events_since(seen pg_snapshot) RETURNS SETOF pwr_raw.manual_events
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM pwr_raw.manual_events WHERE ingest_xid >= pg_snapshot_xmax(seen)
+    UNION ALL
+    SELECT * FROM pwr_raw.manual_events WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
+$$;
 """
 
 DOWNGRADE = """
 DROP VIEW IF EXISTS pwr_core.event_windows;
+DROP FUNCTION IF EXISTS pwr_raw.discord_voice_events_since(pg_snapshot);
+DROP FUNCTION IF EXISTS pwr_raw.discord_member_events_since(pg_snapshot);
+DROP FUNCTION IF EXISTS pwr_raw.discord_scheduled_events_since(pg_snapshot);
+DROP FUNCTION IF EXISTS pwr_raw.collector_heartbeats_since(pg_snapshot);
+DROP FUNCTION IF EXISTS pwr_raw.manual_events_since(pg_snapshot);
 DROP INDEX IF EXISTS pwr_core.event_channels_channel;
 DROP INDEX IF EXISTS pwr_core.events_status;
 ALTER TABLE pwr_core.events DROP COLUMN IF EXISTS changed_xid;
@@ -125,6 +171,8 @@ DROP TABLE IF EXISTS pwr_raw.event_completions;
 DROP TABLE IF EXISTS pwr_raw.manual_events;
 DROP INDEX IF EXISTS pwr_core.voice_sessions_open;
 DROP TABLE IF EXISTS pwr_core.collector_gaps;
+DROP INDEX IF EXISTS pwr_raw.discord_voice_events_user_display_name;
+DROP INDEX IF EXISTS pwr_raw.discord_voice_events_user_username;
 DROP INDEX IF EXISTS pwr_raw.discord_voice_events_user_ts;
 DROP INDEX IF EXISTS pwr_raw.discord_scheduled_events_creator;
 ALTER TABLE pwr_raw.collector_heartbeats     DROP COLUMN IF EXISTS ingest_xid;
