@@ -160,12 +160,14 @@ def down() -> None:
 
 # --------------------------------------------------------------------------- area commands
 from pwr_platform.commands import ingest as _ingest  # noqa: E402
+from pwr_platform.commands.events import events  # noqa: E402
 from pwr_platform.commands.materialize import materialize_cmd  # noqa: E402
 from pwr_platform.commands.superset import superset_group  # noqa: E402
 
 main.add_command(_ingest.ingest)
 main.add_command(_ingest.simulate)
 main.add_command(_ingest.bot)
+main.add_command(events)
 main.add_command(materialize_cmd)
 main.add_command(superset_group)
 

@@ -38,6 +38,11 @@ class PwrSettings(BaseSettings):
     db_port: int = Field(default=54329, description="Port of the embedded PostgreSQL server (127.0.0.1).")
     timezone: str = Field(default="UTC", description="Reporting time zone for days, weeks, months.")
     max_session_hours: int = Field(default=12, gt=0, description="Cap on one voice session.")
+    collector_gap_minutes: int = Field(
+        default=3,
+        gt=0,
+        description="Consecutive collector heartbeats further apart than this mean the collector was down.",
+    )
     on_time_grace_minutes: int = Field(default=10, ge=0, description="Grace after scheduled start.")
     late_days: int = Field(default=3, ge=1, description="Daily partitions re-run each night for late events.")
     partitions_start: date = Field(

@@ -1,4 +1,4 @@
-"""The read-only role Superset uses (migration 0006_superset_reader) can read pwr_core / pwr_agg only."""
+"""The read-only role Superset uses (migration 0005_superset_reader) can read pwr_core / pwr_agg only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The read-only warehouse role Superset logs in as (created by migration 0006_superset_reader).
+"""The read-only warehouse role Superset logs in as (created by migration 0005_superset_reader).
 
 The migration creates the role without a password; the platform sets it here, from
 ``PWR_SUPERSET_DB_PASSWORD`` or a generated secret, using the warehouse's own (owner) connection.
@@ -18,7 +18,7 @@ def set_reader_password(admin_url: str, password: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone()
         if not exists:
             raise RuntimeError(
-                f"role {READER_ROLE} does not exist: run `pwr db upgrade` (migration 0006_superset_reader) first"
+                f"role {READER_ROLE} does not exist: run `pwr db upgrade` (migration 0005_superset_reader) first"
             )
         conn.execute(
             sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(

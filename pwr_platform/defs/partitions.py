@@ -1,4 +1,4 @@
-"""Time partitions of the aggregates: day, ISO week (Monday) and month in ``PWR_TIMEZONE``.
+"""Partitions: per event (attendance) and day, ISO week (Monday) and month in ``PWR_TIMEZONE``.
 
 All three start at ``PWR_PARTITIONS_START`` and include the current, still running period
 (``end_offset=1``), so "today", "this week" and "this month" can be kept fresh through the day
@@ -7,7 +7,12 @@ instead of appearing only once they are over.
 
 from __future__ import annotations
 
-from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, WeeklyPartitionsDefinition
+from dagster import (
+    DailyPartitionsDefinition,
+    DynamicPartitionsDefinition,
+    MonthlyPartitionsDefinition,
+    WeeklyPartitionsDefinition,
+)
 
 from pwr_platform.settings import get_settings
 
@@ -20,3 +25,6 @@ WEEKLY_PARTITIONS = WeeklyPartitionsDefinition(
     start_date=_START, day_offset=1, timezone=_settings.timezone, end_offset=1
 )
 MONTHLY_PARTITIONS = MonthlyPartitionsDefinition(start_date=_START, timezone=_settings.timezone, end_offset=1)
+
+# One partition per pwr_core.events.event_id; the attendance sensor adds them as events appear.
+event_partitions = DynamicPartitionsDefinition(name="events")

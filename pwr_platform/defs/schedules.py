@@ -1,6 +1,28 @@
-"""Schedules and jobs of the code location (collected into Definitions by definitions.py)."""
+"""Schedules and jobs of the code location (collected into Definitions by definitions.py).
+
+The core refresh (members → voice_sessions → events) runs every minute, driven by a SENSOR
+(``core_refresh_sensor`` in sensors.py), not a schedule: a schedule would launch a Dagster run —
+a new process, several CPU-seconds on a 2-core machine — every minute even when nothing arrived
+(quiet nights, collector down), while the sensor asks the warehouse one indexed question per
+minute and launches a run only when there is new raw data, and never while one is still running.
+"""
+
+from dagster import AssetSelection, define_asset_job
 
 from pwr_platform.defs.agg.automation import AGG_JOBS, AGG_SCHEDULES
+from pwr_platform.defs.keys import EVENTS, MEMBERS, VOICE_EVENTS, VOICE_SESSIONS
+
+core_refresh_job = define_asset_job(
+    "core_refresh_job",
+    selection=AssetSelection.assets(MEMBERS, VOICE_SESSIONS, EVENTS),
+    description="Bring members, voice sessions and events up to date with raw (incremental).",
+)
+
+observe_raw_job = define_asset_job(
+    "observe_raw_voice_events_job",
+    selection=AssetSelection.assets(VOICE_EVENTS),
+    description="Observe pwr_raw.discord_voice_events (row count, newest event).",
+)
 
 SCHEDULES: list = [*AGG_SCHEDULES]
-JOBS: list = [*AGG_JOBS]
+JOBS: list = [core_refresh_job, *AGG_JOBS]

@@ -1,17 +1,12 @@
-"""Asset keys the aggregates read and write (the shared contract's names, in one place).
-
-The pwr_core assets are built in their own package; the aggregates refer to them by key only,
-so this layer loads (and its tests run) whether or not the core package is present.
-"""
+"""Asset keys the aggregates write, and the core keys they read (from ``defs/keys.py``)."""
 
 from __future__ import annotations
 
 from dagster import AssetKey
 
-MEMBERS = AssetKey(["pwr_core", "members"])
-VOICE_SESSIONS = AssetKey(["pwr_core", "voice_sessions"])
-EVENTS = AssetKey(["pwr_core", "events"])
-EVENT_ATTENDANCE = AssetKey(["pwr_core", "event_attendance"])
+from pwr_platform.defs.keys import ALL_EVENT_ATTENDANCE, EVENT_ATTENDANCE, EVENTS, MEMBERS, VOICE_SESSIONS
+
+__all__ = ["ALL_EVENT_ATTENDANCE", "EVENT_ATTENDANCE", "EVENTS", "MEMBERS", "VOICE_SESSIONS"]
 
 MEMBER_VOICE_DAILY = AssetKey(["pwr_agg", "member_voice_daily"])
 VOICE_HEATMAP = AssetKey(["pwr_agg", "voice_heatmap"])

@@ -3,7 +3,12 @@
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from pwr_platform.defs.agg.freshness import NIGHTLY
-from pwr_platform.defs.agg.keys import EVENT_ATTENDANCE, EVENTS, MEMBER_ENGAGEMENT_WEEKLY, MEMBER_VOICE_DAILY
+from pwr_platform.defs.agg.keys import (
+    ALL_EVENT_ATTENDANCE,
+    EVENTS,
+    MEMBER_ENGAGEMENT_WEEKLY,
+    MEMBER_VOICE_DAILY,
+)
 from pwr_platform.defs.agg.metadata import table_metadata
 from pwr_platform.defs.agg.windows import materialize_window
 from pwr_platform.defs.partitions import WEEKLY_PARTITIONS
@@ -13,7 +18,7 @@ from pwr_platform.defs.resources import WarehouseResource
 @asset(
     key=MEMBER_ENGAGEMENT_WEEKLY,
     group_name="pwr_agg",
-    deps=[MEMBER_VOICE_DAILY, EVENT_ATTENDANCE, EVENTS],
+    deps=[MEMBER_VOICE_DAILY, ALL_EVENT_ATTENDANCE, EVENTS],
     partitions_def=WEEKLY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     freshness_policy=NIGHTLY,

@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, as
 
 from pwr_platform.defs.agg.freshness import NIGHTLY
 from pwr_platform.defs.agg.keys import (
-    EVENT_ATTENDANCE,
+    ALL_EVENT_ATTENDANCE,
     EVENTS,
     MEMBER_MONTHLY_STATUS,
     MEMBERS,
@@ -19,7 +19,7 @@ from pwr_platform.defs.resources import WarehouseResource
 @asset(
     key=MEMBER_MONTHLY_STATUS,
     group_name="pwr_agg",
-    deps=[MEMBERS, VOICE_SESSIONS, EVENT_ATTENDANCE, EVENTS],
+    deps=[MEMBERS, VOICE_SESSIONS, ALL_EVENT_ATTENDANCE, EVENTS],
     partitions_def=MONTHLY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     freshness_policy=NIGHTLY,

@@ -1,7 +1,7 @@
 """Read-only role for Superset: SELECT on pwr_core and pwr_agg, nothing on pwr_raw.
 
-Revision ID: 0006_superset_reader
-Revises: 0002_raw_records
+Revision ID: 0005_superset_reader
+Revises: 0004_agg
 Create Date: 2026-11-25
 
 Dashboards only read the modelled layers. The role can log in but gets no password here (a
@@ -15,8 +15,8 @@ databases, share one server); each database gets its own grants.
 
 from alembic import op
 
-revision = "0006_superset_reader"
-down_revision = "0005_agg"
+revision = "0005_superset_reader"
+down_revision = "0004_agg"
 branch_labels = None
 depends_on = None
 

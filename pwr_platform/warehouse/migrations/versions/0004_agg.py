@@ -1,7 +1,7 @@
 """Dashboard tables of the pwr_agg layer and the hourly voice table behind the heatmap.
 
-Revision ID: 0005_agg
-Revises: 0002_raw_records
+Revision ID: 0004_agg
+Revises: 0003_core
 Create Date: 2026-11-25
 
 The dashboards read small, precomputed tables so that every query answers in milliseconds at
@@ -13,8 +13,8 @@ the daily-partitioned ``voice_heatmap`` asset fills one day at a time.
 
 from alembic import op
 
-revision = "0005_agg"
-down_revision = "0002_raw_records"
+revision = "0004_agg"
+down_revision = "0003_core"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,47 @@
+"""``pwr_core/event_attendance``: one partition per event, requested by the attendance sensor."""
+
+from dagster import AssetExecutionContext, MaterializeResult, asset
+
+from pwr_platform.defs.keys import EVENTS, VOICE_SESSIONS
+from pwr_platform.defs.partitions import event_partitions
+from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
+from pwr_platform.settings import get_settings
+from pwr_platform.transforms.attendance import refresh_attendance
+
+COLUMNS = [
+    ("event_id", "bigint", "pwr_core.events (the partition key)."),
+    ("member_id", "bigint", "pwr_core.members."),
+    ("first_join_ts", "timestamptz", "Earliest start of the member's sessions overlapping the window."),
+    ("last_leave_ts", "timestamptz", "Latest end of those sessions (window end if still open)."),
+    ("total_voice_seconds", "integer", "Seconds of those sessions inside the window (per piece rounded)."),
+    ("joined_on_time", "boolean", "first_join_ts <= scheduled start + PWR_ON_TIME_GRACE_MINUTES."),
+]
+
+
+@asset(
+    key=["pwr_core", "event_attendance"],
+    group_name="pwr_core",
+    kinds={"postgres", "sql"},
+    deps=[EVENTS, VOICE_SESSIONS],
+    partitions_def=event_partitions,
+    metadata=table_metadata("pwr_core.event_attendance", COLUMNS),
+    description=(
+        "Who attended each completed event, when and for how long: sessions in the event's channels "
+        "overlapping its window (actual times when both known, else scheduled). One dynamic partition "
+        "per event_id; the event_attendance_sensor requests it when the event completes and again "
+        "whenever its times, channels or the sessions in its window change."
+    ),
+)
+def event_attendance(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    settings = get_settings()
+    with warehouse.connect() as conn:
+        figures = refresh_attendance(
+            conn,
+            int(context.partition_key),
+            max_session_hours=settings.max_session_hours,
+            on_time_grace_minutes=settings.on_time_grace_minutes,
+        )
+    if figures["status"] != "completed":
+        context.log.info(f"event {context.partition_key} is {figures['status']}: no attendance rows")
+    return MaterializeResult(metadata=figures)

@@ -1,0 +1,42 @@
+"""``pwr_core/events``: Discord scheduled events and imported events (sql/events.sql)."""
+
+from dagster import MaterializeResult, asset
+
+from pwr_platform.defs.keys import MEMBERS
+from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
+from pwr_platform.transforms.events import refresh_events
+
+COLUMNS = [
+    ("event_id", "bigint", "Warehouse key; also the event_attendance partition key."),
+    ("external_event_id", "text", "'discord:<id>' or the imported id (unique)."),
+    ("name", "text", "Latest name."),
+    ("description", "text", "Latest description."),
+    ("event_type", "text", "scrim / inhouse / meeting …"),
+    ("scheduled_start_ts", "timestamptz", "Latest scheduled start."),
+    ("scheduled_end_ts", "timestamptz", "Latest scheduled end."),
+    ("actual_start_ts", "timestamptz", "First seen active."),
+    ("actual_end_ts", "timestamptz", "First seen completed, or stamped by `pwr events complete`."),
+    ("host_member_id", "bigint", "Creator / host (pwr_core.members)."),
+    ("status", "text", "scheduled | active | completed | cancelled."),
+    ("discord_guild_id", "bigint", "Guild (NULL for imported events without PWR_GUILD_ID)."),
+    ("changed_xid", "xid8", "Transaction that last changed what attendance depends on."),
+]
+
+
+@asset(
+    key=["pwr_core", "events"],
+    group_name="pwr_core",
+    kinds={"postgres", "sql"},
+    deps=[MEMBERS],
+    metadata=table_metadata("pwr_core.events", COLUMNS),
+    description=(
+        "Community events keyed by external_event_id, from the collector's Discord scheduled-event "
+        "records (latest observation; first 'active' = actual start, first 'completed' = actual end) "
+        "and from `pwr events import` / `pwr events complete`; channels in pwr_core.event_channels."
+    ),
+)
+def events(warehouse: WarehouseResource) -> MaterializeResult:
+    with warehouse.connect() as conn:
+        result = refresh_events(conn)
+    return MaterializeResult(metadata=result.as_metadata())

@@ -1,0 +1,42 @@
+"""``pwr_core/members``: one row per Discord user seen in voice, member records or as an event host."""
+
+from dagster import AssetExecutionContext, MaterializeResult, asset
+
+from pwr_platform.defs.keys import VOICE_EVENTS
+from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
+from pwr_platform.transforms.members import refresh_members
+
+COLUMNS = [
+    ("member_id", "bigint", "Warehouse key."),
+    ("discord_user_id", "bigint", "Discord user id (unique)."),
+    (
+        "first_seen_ts",
+        "timestamptz",
+        "Earliest raw voice event or member record (host-only: the event's scheduled start).",
+    ),
+    ("last_seen_ts", "timestamptz", "Latest raw voice event or member record."),
+    ("is_active", "boolean", "leave_date IS NULL."),
+    ("display_name", "text", "Newest non-empty display name from payloads or member sync."),
+    ("username", "text", "Newest non-empty username from payloads or member sync."),
+    ("join_date", "timestamptz", "Discord's joined_at when synced, else first_seen_ts."),
+    ("leave_date", "timestamptz", "When the member left the guild (NULL while a member)."),
+]
+
+
+@asset(
+    key=["pwr_core", "members"],
+    group_name="pwr_core",
+    kinds={"postgres", "sql"},
+    deps=[VOICE_EVENTS],
+    metadata=table_metadata("pwr_core.members", COLUMNS),
+    description=(
+        "One row per Discord user seen in a stored raw voice event, a collector member record or as "
+        "an event host. Incremental: users with raw rows committed since the previous run are "
+        "recomputed from raw (sql/members.sql); the first run rebuilds all."
+    ),
+)
+def members(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    with warehouse.connect() as conn:
+        result = refresh_members(conn, log=context.log.info)
+    return MaterializeResult(metadata=result.as_metadata())

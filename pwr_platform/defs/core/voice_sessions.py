@@ -1,0 +1,57 @@
+"""``pwr_core/voice_sessions``: the incremental sessionizer (sql/voice_sessions.sql)."""
+
+from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from pydantic import Field
+
+from pwr_platform.defs.keys import MEMBERS, VOICE_EVENTS
+from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
+from pwr_platform.settings import get_settings
+from pwr_platform.transforms.sessionizer import refresh_voice_sessions
+
+COLUMNS = [
+    ("session_id", "bigint", "Warehouse key (sessions are rebuilt, so ids change)."),
+    ("member_id", "bigint", "pwr_core.members."),
+    ("discord_guild_id", "bigint", "Guild."),
+    ("discord_channel_id", "bigint", "Voice channel of the stay."),
+    ("session_start_ts", "timestamptz", "The join or move that opened it."),
+    ("session_end_ts", "timestamptz", "End; NULL while open. Interval is [start, end)."),
+    ("duration_seconds", "integer", "end − start rounded to whole seconds; NULL while open."),
+    ("is_completed", "boolean", "end IS NOT NULL."),
+    ("close_reason", "text", "leave | move | rejoin | collector_gap | timeout; NULL while open."),
+]
+
+
+class SessionizerConfig(Config):
+    full_rebuild: bool = Field(
+        default=False, description="Rebuild every session from raw instead of incrementally."
+    )
+
+
+@asset(
+    key=["pwr_core", "voice_sessions"],
+    group_name="pwr_core",
+    kinds={"postgres", "sql"},
+    deps=[VOICE_EVENTS, MEMBERS],
+    metadata=table_metadata("pwr_core.voice_sessions", COLUMNS),
+    description=(
+        "Continuous stays of one member in one voice channel (ARCHITECTURE.md rules 1–5). Incremental: "
+        "only users with raw events committed since the previous run are recomputed, from their last "
+        "event before the earliest new one; sessions end at the next event, at PWR_MAX_SESSION_HOURS "
+        "(timeout) or at a collector gap. One transaction per run. Driven every minute by the "
+        "core_refresh_sensor when new raw data arrived; materialize with full_rebuild=true to rebuild."
+    ),
+)
+def voice_sessions(
+    context: AssetExecutionContext, config: SessionizerConfig, warehouse: WarehouseResource
+) -> MaterializeResult:
+    settings = get_settings()
+    with warehouse.connect() as conn:
+        result = refresh_voice_sessions(
+            conn,
+            max_session_hours=settings.max_session_hours,
+            collector_gap_minutes=settings.collector_gap_minutes,
+            full=config.full_rebuild,
+            log=context.log.info,
+        )
+    return MaterializeResult(metadata=result.as_metadata())

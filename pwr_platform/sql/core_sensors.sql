@@ -1,0 +1,39 @@
+-- Questions the core sensors ask the warehouse each tick (cheap, indexed).
+
+-- name: core_inputs_pending
+-- ARCHITECTURE.md rule 5: the sessionizer runs when raw data arrived that its last run (and the
+-- members run) could not see: voice events; heartbeats only where they can move a collector gap
+-- (no heartbeat within the gap threshold before or after them, i.e. a gap opens, closes or a
+-- late heartbeat falls into one); member records and scheduled-event records.
+WITH wm AS (
+    SELECT coalesce((SELECT read_snapshot FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_sessions'),
+                    '1:1:'::pg_snapshot) AS sessions,
+           coalesce((SELECT read_snapshot FROM pwr_core.transform_watermarks WHERE transform_name = 'members'),
+                    '1:1:'::pg_snapshot) AS members
+)
+SELECT
+    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_voice_events_since(wm.sessions)) AS voice,
+    EXISTS (SELECT 1 FROM wm, pwr_raw.collector_heartbeats_since(wm.sessions) h
+            WHERE (NOT EXISTS (SELECT 1 FROM pwr_raw.collector_heartbeats p
+                               WHERE p.discord_guild_id = h.discord_guild_id
+                                 AND p.heartbeat_ts < h.heartbeat_ts
+                                 AND p.heartbeat_ts >= h.heartbeat_ts - make_interval(mins => %(gap_minutes)s))
+                   OR (EXISTS (SELECT 1 FROM pwr_raw.collector_heartbeats n
+                               WHERE n.discord_guild_id = h.discord_guild_id AND n.heartbeat_ts > h.heartbeat_ts)
+                       AND NOT EXISTS (SELECT 1 FROM pwr_raw.collector_heartbeats n
+                                       WHERE n.discord_guild_id = h.discord_guild_id
+                                         AND n.heartbeat_ts > h.heartbeat_ts
+                                         AND n.heartbeat_ts <= h.heartbeat_ts + make_interval(mins => %(gap_minutes)s))))
+           ) AS heartbeats,
+    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_member_events_since(wm.members)) AS member_records,
+    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_scheduled_events_since(wm.members)) AS scheduled_events;
+
+-- name: attendance_changes
+-- One statement, so the snapshot it returns is exactly the one its rows were read with: every
+-- event id (for partitions), and the completed events changed since the cursor's snapshot.
+SELECT pg_current_snapshot()::text AS snapshot,
+       array(SELECT event_id::text FROM pwr_core.events ORDER BY event_id) AS event_ids,
+       array(SELECT event_id::text || ':' || changed_xid::text FROM pwr_core.events
+             WHERE status = 'completed'
+               AND NOT pg_visible_in_snapshot(changed_xid, %(cursor)s::pg_snapshot)
+             ORDER BY event_id) AS changed_completed;

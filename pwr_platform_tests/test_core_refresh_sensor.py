@@ -1,0 +1,43 @@
+"""core_refresh_sensor: runs the core refresh only when raw data arrived since the last one."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+
+from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.sensors import core_refresh_sensor
+from pwr_platform_tests.voice_data import Voice, at, insert_heartbeats, insert_voice, refresh
+
+
+@pytest.fixture
+def tick(warehouse_url):
+    with DagsterInstance.ephemeral() as instance:
+
+        def evaluate():
+            context = build_sensor_context(
+                instance=instance, resources={"warehouse": WarehouseResource(database_url=warehouse_url)}
+            )
+            return core_refresh_sensor(context)
+
+        yield evaluate
+
+
+def test_requests_a_run_only_for_new_raw_data(tick, warehouse_conn, warehouse_url):
+    assert isinstance(tick(), SkipReason)  # empty warehouse
+    insert_voice(warehouse_conn, [Voice(1, "join", at(0), 10)])
+    request = tick()
+    assert isinstance(request, RunRequest) and request.tags["pwr/trigger"] == "voice"
+    refresh(warehouse_url)
+    assert isinstance(tick(), SkipReason)
+
+
+def test_heartbeats_trigger_only_when_they_can_move_a_gap(tick, warehouse_conn, warehouse_url):
+    insert_heartbeats(warehouse_conn, [at(0), at(1)])
+    insert_voice(warehouse_conn, [Voice(1, "join", at(0), 10)])
+    refresh(warehouse_url)
+    insert_heartbeats(warehouse_conn, [at(2), at(3)])  # the collector is up: nothing to do
+    assert isinstance(tick(), SkipReason)
+    insert_heartbeats(warehouse_conn, [at(30)])  # back after an outage: a gap appears
+    request = tick()
+    assert isinstance(request, RunRequest) and request.tags["pwr/trigger"] == "heartbeats"

@@ -1,0 +1,198 @@
+"""pwr_core.event_attendance: the computation, its partitions, and the attendance sensor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from dagster import DagsterInstance, build_sensor_context
+
+from pwr_platform.defs.partitions import event_partitions
+from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.sensors import event_attendance_sensor
+from pwr_platform.transforms.attendance import refresh_attendance
+from pwr_platform.transforms.events import refresh_events
+from pwr_platform_tests.test_events import observe
+from pwr_platform_tests.voice_data import Voice, at, insert_voice, refresh
+
+EVENT_CH, OTHER_CH = 10, 99
+
+
+def attendance(conn, event_id):
+    return conn.execute(
+        """
+        SELECT m.discord_user_id, a.first_join_ts, a.last_leave_ts, a.total_voice_seconds, a.joined_on_time
+        FROM pwr_core.event_attendance a JOIN pwr_core.members m USING (member_id)
+        WHERE a.event_id = %s ORDER BY 1
+        """,
+        (event_id,),
+    ).fetchall()
+
+
+def event_id_of(conn, external):
+    return conn.execute(
+        "SELECT event_id FROM pwr_core.events WHERE external_event_id = %s", (external,)
+    ).fetchone()[0]
+
+
+def build(url):
+    with psycopg.connect(url) as conn:
+        refresh_events(conn)
+
+
+def compute(url, event_id, grace=10):
+    with psycopg.connect(url) as conn:
+        return refresh_attendance(conn, event_id, max_session_hours=12, on_time_grace_minutes=grace)
+
+
+def test_attendance_window_clipping_on_time_and_open_sessions(warehouse_conn, warehouse_url):
+    # scheduled 19:00–20:00, actually held 19:01–20:00 (active at +61, completed at +120 minutes of T0=18:00)
+    observe(warehouse_conn, 70, at(0), "scheduled", channel=EVENT_CH)
+    observe(warehouse_conn, 70, at(61), "active", channel=EVENT_CH)
+    observe(warehouse_conn, 70, at(120), "completed", channel=EVENT_CH)
+    ms = timedelta(milliseconds=1)
+    insert_voice(
+        warehouse_conn,
+        [
+            # 1: early, two pieces inside the window, rounding per piece (29.5 s → 30, 30.5 s → 31)
+            Voice(1, "join", at(50), EVENT_CH),
+            Voice(1, "leave", at(61) + 29500 * ms, EVENT_CH),
+            Voice(1, "join", at(70), EVENT_CH),
+            Voice(1, "leave", at(70) + 30500 * ms, EVENT_CH),
+            # 2: late (after 19:10), stays past the end
+            Voice(2, "join", at(75), EVENT_CH),
+            Voice(2, "leave", at(130), EVENT_CH),
+            # 3: in another channel only: not an attendee
+            Voice(3, "join", at(65), OTHER_CH),
+            Voice(3, "leave", at(100), OTHER_CH),
+            # 4: leaves exactly at the window start: touching is not overlapping
+            Voice(4, "join", at(40), EVENT_CH),
+            Voice(4, "leave", at(61), EVENT_CH),
+            # 5: joins and is still there (open session): counts to the window end
+            Voice(5, "join", at(110), EVENT_CH),
+        ],
+    )
+    refresh(warehouse_url)
+    build(warehouse_url)
+    event_id = event_id_of(warehouse_conn, "discord:70")
+    figures = compute(warehouse_url, event_id)
+    assert figures["attendees"] == 3
+    assert attendance(warehouse_conn, event_id) == [
+        (1, at(50), at(70) + 30500 * ms, 30 + 31, True),
+        (2, at(75), at(130), 45 * 60, False),
+        (5, at(110), at(120), 10 * 60, False),
+    ]
+    # re-running the partition gives the same rows
+    compute(warehouse_url, event_id)
+    assert len(attendance(warehouse_conn, event_id)) == 3
+
+
+def test_scheduled_window_when_actual_times_are_missing_and_grace_setting(warehouse_conn, warehouse_url):
+    warehouse_conn.execute(
+        """
+        INSERT INTO pwr_raw.manual_events (external_event_id, name, scheduled_start_ts, scheduled_end_ts,
+                                           channel_ids, status, source)
+        VALUES ('m-1', 'Meeting', %s, %s, ARRAY[10]::bigint[], 'completed', 'test')
+        """,
+        (at(60), at(90)),
+    )
+    insert_voice(warehouse_conn, [Voice(1, "join", at(75), EVENT_CH), Voice(1, "leave", at(100), EVENT_CH)])
+    refresh(warehouse_url)
+    build(warehouse_url)
+    event_id = event_id_of(warehouse_conn, "m-1")
+    compute(warehouse_url, event_id, grace=15)
+    assert attendance(warehouse_conn, event_id) == [(1, at(75), at(100), 15 * 60, True)]
+    compute(warehouse_url, event_id, grace=10)
+    assert attendance(warehouse_conn, event_id)[0][4] is False
+
+
+# ------------------------------------------------------------------------- the sensor
+@pytest.fixture
+def instance():
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+def tick(instance, url, cursor):
+    """One sensor evaluation; applies its partition requests to the instance as the daemon would."""
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource(database_url=url)}
+    )
+    result = event_attendance_sensor(context)
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def test_sensor_completing_an_event_requests_exactly_one_run_then_none(
+    instance, warehouse_conn, warehouse_url
+):
+    observe(warehouse_conn, 80, at(0), "scheduled")
+    build(warehouse_url)
+    first = tick(instance, warehouse_url, None)
+    event_id = str(event_id_of(warehouse_conn, "discord:80"))
+    assert first.run_requests == []  # scheduled, not completed
+    assert instance.get_dynamic_partitions(event_partitions.name) == [event_id]
+
+    observe(warehouse_conn, 80, at(61), "active")
+    observe(warehouse_conn, 80, at(120), "completed")
+    build(warehouse_url)
+    second = tick(instance, warehouse_url, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == [event_id]
+    third = tick(instance, warehouse_url, second.cursor)
+    assert third.run_requests == []
+
+
+def test_sensor_two_events_completed_between_ticks_yield_two_runs(instance, warehouse_conn, warehouse_url):
+    observe(warehouse_conn, 81, at(0), "scheduled")
+    observe(warehouse_conn, 82, at(0), "scheduled")
+    build(warehouse_url)
+    cursor = tick(instance, warehouse_url, None).cursor
+    observe(warehouse_conn, 81, at(100), "completed")
+    observe(warehouse_conn, 82, at(101), "completed")
+    build(warehouse_url)
+    result = tick(instance, warehouse_url, cursor)
+    assert sorted(r.partition_key for r in result.run_requests) == sorted(
+        str(event_id_of(warehouse_conn, f"discord:{n}")) for n in (81, 82)
+    )
+    assert len({r.run_key for r in result.run_requests}) == 2
+
+
+def test_sensor_requests_again_when_times_are_edited_or_late_sessions_land(
+    instance, warehouse_conn, warehouse_url
+):
+    observe(warehouse_conn, 83, at(0), "completed", channel=EVENT_CH)
+    build(warehouse_url)
+    cursor = tick(instance, warehouse_url, None).cursor
+    assert tick(instance, warehouse_url, cursor).run_requests == []
+    # times edited after completion
+    observe(warehouse_conn, 83, at(5), "completed", channel=EVENT_CH, start=at(30))
+    build(warehouse_url)
+    result = tick(instance, warehouse_url, cursor)
+    assert len(result.run_requests) == 1
+    cursor = result.cursor
+    # a late voice event in its channel, inside its window (scheduled 18:30–20:00)
+    insert_voice(warehouse_conn, [Voice(9, "join", at(40), EVENT_CH), Voice(9, "leave", at(50), EVENT_CH)])
+    refresh(warehouse_url)
+    result = tick(instance, warehouse_url, cursor)
+    assert len(result.run_requests) == 1
+    # voice in another channel does not touch it
+    insert_voice(warehouse_conn, [Voice(9, "join", at(55), OTHER_CH), Voice(9, "leave", at(57), OTHER_CH)])
+    refresh(warehouse_url)
+    assert tick(instance, warehouse_url, result.cursor).run_requests == []
+
+
+def test_sensor_does_not_miss_an_event_committed_while_it_ticks(instance, warehouse_conn, warehouse_url):
+    observe(warehouse_conn, 84, at(0), "scheduled")
+    build(warehouse_url)
+    cursor = tick(instance, warehouse_url, None).cursor
+    slow = psycopg.connect(warehouse_url)
+    observe(slow, 84, at(90), "completed")
+    refresh_events(slow)  # completes the event, not committed yet
+    during = tick(instance, warehouse_url, cursor)
+    assert during.run_requests == []
+    slow.commit()
+    slow.close()
+    after = tick(instance, warehouse_url, during.cursor)
+    assert [r.partition_key for r in after.run_requests] == [str(event_id_of(warehouse_conn, "discord:84"))]

@@ -1,0 +1,194 @@
+"""pwr_core.events from Discord scheduled-event records and from `pwr events import` / `complete`."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from pwr_platform.cli import main
+from pwr_platform.transforms.events import refresh_events
+from pwr_platform_tests.voice_data import GUILD, at
+
+HEADER = (
+    "external_event_id,name,event_type,description,scheduled_start_ts,scheduled_end_ts,"
+    "actual_start_ts,actual_end_ts,host_discord_user_id,channel_ids,status\n"
+)
+
+
+def observe(conn, event_id, observed, status, *, name="Scrim night", channel=10, creator=7001, start=None):
+    conn.execute(
+        """
+        INSERT INTO pwr_raw.discord_scheduled_events (discord_guild_id, discord_event_id, observed_ts, status, name,
+            scheduled_start_ts, scheduled_end_ts, discord_channel_id, creator_discord_user_id, event_type)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'scrim')
+        """,
+        (GUILD, event_id, observed, status, name, start or at(60), at(120), channel, creator),
+    )
+
+
+def event_row(conn, external_id):
+    return conn.execute(
+        """
+        SELECT e.name, e.status, e.actual_start_ts, e.actual_end_ts, m.discord_user_id,
+               array(SELECT discord_channel_id FROM pwr_core.event_channels c WHERE c.event_id = e.event_id ORDER BY 1)
+        FROM pwr_core.events e LEFT JOIN pwr_core.members m ON m.member_id = e.host_member_id
+        WHERE e.external_event_id = %s
+        """,
+        (external_id,),
+    ).fetchone()
+
+
+def refresh(url):
+    with psycopg.connect(url) as conn:
+        return refresh_events(conn)
+
+
+def test_discord_event_lifecycle_sets_actual_times_from_first_transitions(warehouse_conn, warehouse_url):
+    observe(warehouse_conn, 55, at(0), "scheduled", name="Scrim")
+    observe(warehouse_conn, 55, at(59), "scheduled", name="Scrim night", channel=11)
+    observe(warehouse_conn, 55, at(61), "active", channel=11)
+    observe(warehouse_conn, 55, at(62), "active", channel=11)  # re-observed: first one counts
+    refresh(warehouse_url)
+    assert event_row(warehouse_conn, "discord:55") == ("Scrim night", "active", at(61), None, 7001, [11])
+    observe(warehouse_conn, 55, at(118), "completed", channel=11)
+    refresh(warehouse_url)
+    assert event_row(warehouse_conn, "discord:55") == (
+        "Scrim night",
+        "completed",
+        at(61),
+        at(118),
+        7001,
+        [11],
+    )
+    # the creator became a member, first seen at the event's scheduled start
+    assert warehouse_conn.execute(
+        "SELECT first_seen_ts FROM pwr_core.members WHERE discord_user_id = 7001"
+    ).fetchone() == (at(60),)
+
+
+def test_cancelled_event(warehouse_conn, warehouse_url):
+    observe(warehouse_conn, 56, at(0), "scheduled")
+    observe(warehouse_conn, 56, at(5), "cancelled")
+    refresh(warehouse_url)
+    assert event_row(warehouse_conn, "discord:56")[1] == "cancelled"
+
+
+def test_changed_xid_moves_only_when_attendance_inputs_change(warehouse_conn, warehouse_url):
+    observe(warehouse_conn, 57, at(0), "completed")
+    refresh(warehouse_url)
+
+    def xid():
+        return warehouse_conn.execute(
+            "SELECT changed_xid::text FROM pwr_core.events WHERE external_event_id = 'discord:57'"
+        ).fetchone()[0]
+
+    first = xid()
+    refresh(warehouse_url)
+    assert xid() == first  # nothing changed
+    observe(warehouse_conn, 57, at(1), "completed", name="Renamed")
+    refresh(warehouse_url)
+    assert xid() == first  # a new name does not change attendance
+    observe(warehouse_conn, 57, at(2), "completed", name="Renamed", channel=12)
+    refresh(warehouse_url)
+    assert xid() != first  # channels did
+
+
+def run_cli(url, *args):
+    return CliRunner().invoke(main, list(args), env={"PWR_DATABASE_URL": url}, catch_exceptions=False)
+
+
+def test_import_csv_then_reimport_updates_by_external_id(warehouse_conn, warehouse_url, tmp_path):
+    f = tmp_path / "events.csv"
+    f.write_text(
+        HEADER
+        + "inh-1,Inhouse 1,inhouse,,2026-11-02T19:00:00Z,2026-11-02T21:00:00+00:00,,,7002,10 11,scheduled\n"
+        + "mtg-1,Meeting,meeting,Monthly,2026-11-03T18:00:00+01:00,,,,,12,scheduled\n"
+    )
+    result = run_cli(warehouse_url, "events", "import", str(f))
+    assert result.exit_code == 0, result.output
+    assert "2 new, 0 updated" in result.output
+    assert event_row(warehouse_conn, "inh-1")[1:] == ("scheduled", None, None, 7002, [10, 11])
+
+    f.write_text(
+        HEADER
+        + "inh-1,Inhouse 1,inhouse,,2026-11-02T19:00:00Z,2026-11-02T21:00:00Z,2026-11-02T19:05:00Z,"
+        + "2026-11-02T20:55:00Z,7002,11,completed\n"
+    )
+    result = run_cli(warehouse_url, "events", "import", str(f))
+    assert "0 new, 1 updated" in result.output
+    row = event_row(warehouse_conn, "inh-1")
+    assert row[1] == "completed" and row[5] == [11]
+    assert warehouse_conn.execute("SELECT count(*) FROM pwr_core.events").fetchone()[0] == 2
+
+
+def test_import_yaml(warehouse_conn, warehouse_url, tmp_path):
+    f = tmp_path / "events.yaml"
+    f.write_text(
+        "- external_event_id: y-1\n  name: YAML scrim\n  scheduled_start_ts: 2026-11-02T19:00:00Z\n"
+        "  scheduled_end_ts: 2026-11-02T20:00:00Z\n  channel_ids: [10, 12]\n  status: completed\n"
+    )
+    result = run_cli(warehouse_url, "events", "import", str(f))
+    assert result.exit_code == 0, result.output
+    assert event_row(warehouse_conn, "y-1")[1:] == ("completed", None, None, None, [10, 12])
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("x-1,,t,,2026-11-02T19:00:00Z,,,,,,scheduled", "line 2 (x-1), field name: required, but empty"),
+        (
+            "x-1,N,t,,2026-11-02T19:00:00,,,,,,scheduled",
+            "line 2 (x-1), field scheduled_start_ts: '2026-11-02T19:00:00' has no time zone offset",
+        ),
+        ("x-1,N,t,,2026-11-02T19:00:00Z,,,,,,done", "line 2 (x-1), field status: 'done' is not one of"),
+        (
+            "x-1,N,t,,2026-11-02T19:00:00Z,,,,abc,,scheduled",
+            "line 2 (x-1), field host_discord_user_id: 'abc' is not a Discord id",
+        ),
+        (
+            "x-1,N,t,,2026-11-02T19:00:00Z,2026-11-02T18:00:00Z,,,,,scheduled",
+            "line 2 (x-1), field scheduled_end_ts",
+        ),
+        (
+            "discord:9,N,t,,2026-11-02T19:00:00Z,,,,,,scheduled",
+            "field external_event_id: ids starting with 'discord:'",
+        ),
+    ],
+)
+def test_bad_rows_are_named_and_nothing_is_imported(warehouse_conn, warehouse_url, tmp_path, line, expected):
+    f = tmp_path / "events.csv"
+    good = "ok-1,Fine,t,,2026-11-02T19:00:00Z,,,,,10,scheduled\n"
+    f.write_text(HEADER + good + line.replace("line 2", "") + "\n")
+    result = CliRunner().invoke(main, ["events", "import", str(f)], env={"PWR_DATABASE_URL": warehouse_url})
+    assert result.exit_code == 1
+    assert expected.replace("line 2", "line 3") in result.output
+    assert "nothing imported" in result.output
+    assert warehouse_conn.execute("SELECT count(*) FROM pwr_raw.manual_events").fetchone()[0] == 0
+    assert warehouse_conn.execute("SELECT count(*) FROM pwr_core.events").fetchone()[0] == 0
+
+
+def test_complete_stamps_the_end_by_hand(warehouse_conn, warehouse_url, tmp_path):
+    f = tmp_path / "events.csv"
+    f.write_text(HEADER + "c-1,Cup,t,,2026-11-02T19:00:00Z,,2026-11-02T19:02:00Z,,,10,active\n")
+    run_cli(warehouse_url, "events", "import", str(f))
+    result = run_cli(warehouse_url, "events", "complete", "c-1", "--at", "2026-11-02T21:30:00+00:00")
+    assert result.exit_code == 0, result.output
+    row = warehouse_conn.execute(
+        "SELECT status, actual_end_ts, w.window_start_ts, w.window_end_ts FROM pwr_core.events "
+        "JOIN pwr_core.event_windows w USING (event_id) WHERE external_event_id = 'c-1'"
+    ).fetchone()
+    assert row[0] == "completed"
+    assert row[1].isoformat() == "2026-11-02T21:30:00+00:00"
+    assert (row[2].isoformat(), row[3].isoformat()) == (
+        "2026-11-02T19:02:00+00:00",
+        "2026-11-02T21:30:00+00:00",
+    )
+    # by numeric event_id too; unknown ids and cancelled events are refused
+    event_id = warehouse_conn.execute("SELECT event_id FROM pwr_core.events").fetchone()[0]
+    assert (
+        run_cli(warehouse_url, "events", "complete", str(event_id), "--at", "2026-11-02T21:31:00Z").exit_code
+        == 0
+    )
+    bad = CliRunner().invoke(main, ["events", "complete", "nope"], env={"PWR_DATABASE_URL": warehouse_url})
+    assert bad.exit_code == 1 and "No event 'nope'" in bad.output
