@@ -122,7 +122,14 @@ def env_cmd() -> None:
 
 
 @main.command("up")
-def up() -> None:
+@click.option(
+    "--demo/--no-demo",
+    default=True,
+    show_default=True,
+    help="Seed the simulated demo community when the warehouse has no voice events yet.",
+)
+@click.pass_context
+def up(ctx: click.Context, demo: bool) -> None:
     """Start PostgreSQL, migrate, start Dagster webserver + daemon and Superset; print the URLs."""
     from pwr_platform.commands.superset import print_login, start_and_import
     from pwr_platform.services import start_dagster
@@ -133,7 +140,12 @@ def up() -> None:
     url = warehouse_url(start=True)
     migrate.upgrade(url)
     click.echo("Warehouse migrated.")
-    click.echo("Starting Dagster webserver and daemon …")
+    if demo:
+        click.echo("Demo community (first run only; --no-demo skips it) …")
+        ctx.invoke(_ingest.simulate, if_empty=True)
+    click.echo("Materializing the asset graph …")
+    ctx.invoke(materialize_cmd)
+    click.echo("Starting Dagster webserver and daemon (schedules and sensors on) …")
     dagster_url = start_dagster(settings)
     superset_secrets = start_and_import(settings)
     click.echo("")

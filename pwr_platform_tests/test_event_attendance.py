@@ -159,6 +159,38 @@ def test_sensor_two_events_completed_between_ticks_yield_two_runs(instance, ware
     assert len({r.run_key for r in result.run_requests}) == 2
 
 
+def test_sensor_catches_up_many_changed_events_in_one_run(instance, warehouse_conn, warehouse_url):
+    """After downtime or a first start: one run over every partition, not one run process per event."""
+    from dagster import materialize
+
+    from pwr_platform.defs.core.event_attendance import event_attendance
+    from pwr_platform.defs.sensors import CATCH_UP_THRESHOLD
+
+    numbers = range(90, 90 + CATCH_UP_THRESHOLD + 3)
+    for n in numbers:
+        observe(warehouse_conn, n, at(0), "scheduled")
+        observe(warehouse_conn, n, at(100), "completed")
+    build(warehouse_url)
+    result = tick(instance, warehouse_url, None)
+    registered = instance.get_dynamic_partitions(event_partitions.name)
+    assert len(registered) == len(numbers)
+    assert len(result.run_requests) == 1
+    request = result.run_requests[0]
+    assert request.partition_key is None
+    assert request.tags["dagster/asset_partition_range_start"] == registered[0]
+    assert request.tags["dagster/asset_partition_range_end"] == registered[-1]
+
+    run = materialize(
+        [event_attendance],
+        instance=instance,
+        tags=request.tags,
+        resources={"warehouse": WarehouseResource(database_url=warehouse_url)},
+    )
+    assert run.success
+    assert instance.get_materialized_partitions(event_attendance.key) == set(registered)
+    assert tick(instance, warehouse_url, result.cursor).run_requests == []
+
+
 def test_sensor_requests_again_when_times_are_edited_or_late_sessions_land(
     instance, warehouse_conn, warehouse_url
 ):

@@ -173,7 +173,11 @@ def materialize_graph(
             echo(f"[{index}/{len(keys)}] {name}: {run.describe()} … ", nl=False)
             started = time.perf_counter()
             result = job.execute_in_process(
-                instance=instance, asset_selection=[key], raise_on_error=False, **run.run_kwargs()
+                run_config=QUIET_CONSOLE,
+                instance=instance,
+                asset_selection=[key],
+                raise_on_error=False,
+                **run.run_kwargs(),
             )
             seconds = time.perf_counter() - started
             if not result.success:
@@ -190,6 +194,11 @@ def materialize_graph(
             echo(f"ok in {seconds:.1f}s (run {result.run_id[:8]}{note})")
     echo(f"Materialized {len(keys)} assets in {time.perf_counter() - started_all:.1f}s.")
     return True
+
+
+# The runs' full logs go to the instance's event log (the Dagster UI shows them); the terminal
+# gets one progress line per run, plus warnings and errors.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _day(value: datetime | None) -> date | None:

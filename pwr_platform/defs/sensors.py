@@ -20,6 +20,13 @@ from pwr_platform.settings import get_settings
 from pwr_platform.transforms.sqlfile import sql_statements
 from pwr_platform.transforms.watermark import EMPTY_SNAPSHOT
 
+# Dagster's tags for a run over a range of partitions (what a backfill's single run uses).
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+# More events changed than this in one tick: one catch-up run over all partitions.
+CATCH_UP_THRESHOLD = 5
+
 ACTIVE = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -74,19 +81,36 @@ def event_attendance_sensor(context: SensorEvaluationContext, warehouse: Warehou
         snapshot, event_ids, changed = conn.execute(
             sql_statements("core_sensors")["attendance_changes"], {"cursor": cursor}
         ).fetchone()
-    known = set(context.instance.get_dynamic_partitions(event_partitions.name))
+    registered = list(context.instance.get_dynamic_partitions(event_partitions.name))
+    known = set(registered)
     new_partitions = [e for e in event_ids if e not in known]
-    run_requests = []
-    for entry in changed:
-        event_id, changed_xid = entry.split(":")
-        run_requests.append(
+    changed_events = [entry.split(":") for entry in changed]
+    if len(changed_events) > CATCH_UP_THRESHOLD:
+        # After downtime, a first start or a bulk import, many events change at once: one run
+        # over every partition (the asset replaces them with two set-based statements) instead
+        # of one run process per event. Re-doing an unchanged event gives the same rows.
+        ordered = registered + new_partitions
+        run_requests = [
+            RunRequest(
+                run_key=f"event_attendance:catch-up:{snapshot}",
+                asset_selection=[EVENT_ATTENDANCE],
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: ordered[0],
+                    ASSET_PARTITION_RANGE_END_TAG: ordered[-1],
+                    "pwr/changed_events": str(len(changed_events)),
+                },
+            )
+        ]
+    else:
+        run_requests = [
             RunRequest(
                 run_key=f"event_attendance:{event_id}:{changed_xid}",
                 partition_key=event_id,
                 asset_selection=[EVENT_ATTENDANCE],
                 tags={"pwr/event_id": event_id},
             )
-        )
+            for event_id, changed_xid in changed_events
+        ]
     return SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[event_partitions.build_add_request(new_partitions)]

@@ -1,6 +1,7 @@
 -- pwr_core.event_attendance — ARCHITECTURE.md "Table semantics", pwr_core.event_attendance.
 --
--- For one completed event (%(event_id)s; one Dagster partition per event):
+-- For each completed event in %(event_ids)s (one Dagster partition per event; a backfill or
+-- `pwr materialize` replaces many partitions in one run):
 --   window          [actual_start_ts, actual_end_ts) when both are set, else the scheduled times
 --                   (view pwr_core.event_windows).
 --   attended        any of the member's sessions in one of the event's channels (and guild, when
@@ -17,13 +18,13 @@
 -- the same rows. Events not (or no longer) completed get no rows.
 
 -- name: delete_partition
-DELETE FROM pwr_core.event_attendance WHERE event_id = %(event_id)s;
+DELETE FROM pwr_core.event_attendance WHERE event_id = ANY (%(event_ids)s);
 
 -- name: insert_partition
 WITH ev AS (
     SELECT e.event_id, e.discord_guild_id, e.scheduled_start_ts, w.window_start_ts, w.window_end_ts
     FROM pwr_core.events e JOIN pwr_core.event_windows w USING (event_id)
-    WHERE e.event_id = %(event_id)s AND e.status = 'completed'
+    WHERE e.event_id = ANY (%(event_ids)s) AND e.status = 'completed'
       AND w.window_end_ts > w.window_start_ts
 ),
 pieces AS (

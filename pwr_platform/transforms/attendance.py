@@ -10,37 +10,63 @@ from pwr_platform.transforms.sqlfile import sql_statements
 def refresh_attendance(
     conn: psycopg.Connection, event_id: int, *, max_session_hours: int, on_time_grace_minutes: int
 ) -> dict:
-    """Replace the event's attendance rows in one transaction; returns figures for metadata."""
+    """Replace one event's attendance rows in one transaction; returns figures for metadata."""
+    figures = refresh_attendance_many(
+        conn, [event_id], max_session_hours=max_session_hours, on_time_grace_minutes=on_time_grace_minutes
+    )
+    return figures["events"][0]
+
+
+def refresh_attendance_many(
+    conn: psycopg.Connection, event_ids: list[int], *, max_session_hours: int, on_time_grace_minutes: int
+) -> dict:
+    """Replace the attendance rows of all ``event_ids`` with two set-based statements, one transaction.
+
+    Returns per-event figures and totals for the materialization metadata.
+    """
     stmts = sql_statements("event_attendance")
     params = {
-        "event_id": event_id,
+        "event_ids": list(event_ids),
         "max_session_hours": max_session_hours,
         "on_time_grace_minutes": on_time_grace_minutes,
     }
     with conn.transaction():
         conn.execute("SET LOCAL jit = off")
-        event = conn.execute(
-            "SELECT e.status, w.window_start_ts, w.window_end_ts FROM pwr_core.events e "
-            "JOIN pwr_core.event_windows w USING (event_id) WHERE e.event_id = %s",
-            (event_id,),
-        ).fetchone()
-        if event is None:
-            raise ValueError(f"event {event_id} does not exist in pwr_core.events")
+        events = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT e.event_id, e.status, w.window_start_ts, w.window_end_ts FROM pwr_core.events e "
+                "JOIN pwr_core.event_windows w USING (event_id) WHERE e.event_id = ANY (%s)",
+                (list(event_ids),),
+            )
+        }
+        missing = sorted(set(event_ids) - set(events))
+        if missing:
+            raise ValueError(f"event(s) {missing} do not exist in pwr_core.events")
         removed = conn.execute(stmts["delete_partition"], params).rowcount
         attendees = conn.execute(stmts["insert_partition"], params).rowcount
-        summary = conn.execute(
-            "SELECT coalesce(sum(total_voice_seconds), 0), count(*) FILTER (WHERE joined_on_time) "
-            "FROM pwr_core.event_attendance WHERE event_id = %s",
-            (event_id,),
-        ).fetchone()
-    status, window_start, window_end = event
-    return {
-        "event_id": event_id,
-        "status": status,
-        "window_start": window_start.isoformat() if window_start else None,
-        "window_end": window_end.isoformat() if window_end else None,
-        "attendees": attendees,
-        "rows_replaced": removed,
-        "total_voice_seconds": int(summary[0]),
-        "joined_on_time": summary[1],
-    }
+        per_event = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT event_id, count(*), coalesce(sum(total_voice_seconds), 0), "
+                "count(*) FILTER (WHERE joined_on_time) "
+                "FROM pwr_core.event_attendance WHERE event_id = ANY (%s) GROUP BY event_id",
+                (list(event_ids),),
+            )
+        }
+    out = []
+    for event_id in event_ids:
+        status, window_start, window_end = events[event_id]
+        count, seconds, on_time = per_event.get(event_id, (0, 0, 0))
+        out.append(
+            {
+                "event_id": event_id,
+                "status": status,
+                "window_start": window_start.isoformat() if window_start else None,
+                "window_end": window_end.isoformat() if window_end else None,
+                "attendees": count,
+                "total_voice_seconds": int(seconds),
+                "joined_on_time": on_time,
+            }
+        )
+    return {"events": out, "attendees": attendees, "rows_replaced": removed}

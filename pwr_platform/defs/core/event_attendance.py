@@ -1,13 +1,13 @@
 """``pwr_core/event_attendance``: one partition per event, requested by the attendance sensor."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from pwr_platform.defs.keys import EVENTS, VOICE_SESSIONS
 from pwr_platform.defs.partitions import event_partitions
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.table_metadata import table_metadata
 from pwr_platform.settings import get_settings
-from pwr_platform.transforms.attendance import refresh_attendance
+from pwr_platform.transforms.attendance import refresh_attendance_many
 
 COLUMNS = [
     ("event_id", "bigint", "pwr_core.events (the partition key)."),
@@ -25,6 +25,8 @@ COLUMNS = [
     kinds={"postgres", "sql"},
     deps=[EVENTS, VOICE_SESSIONS],
     partitions_def=event_partitions,
+    # A backfill (or `pwr materialize`) of many events is one run with two set-based statements.
+    backfill_policy=BackfillPolicy.single_run(),
     metadata=table_metadata("pwr_core.event_attendance", COLUMNS),
     description=(
         "Who attended each completed event, when and for how long: sessions in the event's channels "
@@ -35,13 +37,27 @@ COLUMNS = [
 )
 def event_attendance(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     settings = get_settings()
+    event_ids = [int(key) for key in context.partition_keys]
     with warehouse.connect() as conn:
-        figures = refresh_attendance(
+        figures = refresh_attendance_many(
             conn,
-            int(context.partition_key),
+            event_ids,
             max_session_hours=settings.max_session_hours,
             on_time_grace_minutes=settings.on_time_grace_minutes,
         )
-    if figures["status"] != "completed":
-        context.log.info(f"event {context.partition_key} is {figures['status']}: no attendance rows")
-    return MaterializeResult(metadata=figures)
+    not_completed = [
+        f"{e['event_id']} ({e['status']})" for e in figures["events"] if e["status"] != "completed"
+    ]
+    if not_completed:
+        context.log.info(f"not completed, so no attendance rows: {', '.join(not_completed)}")
+    if len(event_ids) == 1:
+        return MaterializeResult(metadata=figures["events"][0])
+    completed = sum(e["status"] == "completed" for e in figures["events"])
+    return MaterializeResult(
+        metadata={
+            "events": len(event_ids),
+            "completed_events": completed,
+            "attendees": figures["attendees"],
+            "rows_replaced": figures["rows_replaced"],
+        }
+    )
