@@ -1,8 +1,9 @@
 """Superset end to end: one real Superset (gunicorn) on a populated test warehouse, shared by this module.
 
 Starts Superset exactly as ``pwr superset start`` does (generated secrets, metadata set-up,
-gunicorn on 127.0.0.1, bundle import through the REST API), on a database filled by the
-test-only fixture ``fixtures/dashboard_warehouse.sql``. Then: the dashboards in Debian's
+gunicorn on 127.0.0.1, bundle import through the REST API), on a warehouse built the way users
+get one: ``pwr simulate`` (120 members, 90 days ending today) and every asset materialized through
+Dagster. Then: the dashboards in Debian's
 Chromium (login form, every chart rendered, no errors, no empty charts, screenshots), the
 dashboards' answers through the chart-data API compared with SQL, and import / export
 round trips. Screenshots land in ``.pwr/test-artifacts/superset/``.
@@ -35,10 +36,10 @@ from pwr_platform.bi.superset_service import (
 )
 from pwr_platform.settings import PwrSettings
 from pwr_platform_tests.conftest import REPO_ROOT, create_database, drop_database
+from pwr_platform_tests.demo_warehouse import build_demo_warehouse
 
 pytestmark = [pytest.mark.superset, pytest.mark.timeout(600)]
 
-FIXTURE_SQL = Path(__file__).parent / "fixtures" / "dashboard_warehouse.sql"
 SCREENSHOT_DIR = REPO_ROOT / ".pwr" / "test-artifacts" / "superset"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -81,11 +82,12 @@ def _free(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def populated_warehouse(pg_server_url: str, template_db: str) -> Iterator[str]:
+def populated_warehouse(
+    pg_server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     name = f"pwr_test_superset_{uuid.uuid4().hex[:8]}"
     url = create_database(pg_server_url, name, template=template_db)
-    with psycopg.connect(url) as conn:
-        conn.execute(FIXTURE_SQL.read_text())
+    build_demo_warehouse(url, tmp_path_factory.mktemp("demo_home"))
     yield url
     drop_database(pg_server_url, name)
 
@@ -122,6 +124,11 @@ def _sql(url: str, query: str, params: tuple = ()) -> list[tuple]:
 
 def _num(value) -> float:
     return float(value) if isinstance(value, Decimal | int | float) else float(value)
+
+
+def _share(value) -> float:
+    """A share rounded for comparison; -1 stands for NULL (no attendees) so rows still sort."""
+    return -1.0 if value is None else round(float(value), 4)
 
 
 def _chart_ids(client: SupersetClient) -> dict[str, int]:
@@ -169,10 +176,10 @@ def test_most_successful_events_match_sql(superset: RunningSuperset):
     ]
     assert [v for _, v in got] == [v for _, v in expected]
     assert _ranked(got) == _ranked(expected)
-    # and each event's figures are the warehouse's (names are unique per event here)
-    chart = sorted((r["name"], int(r["attendees"]), round(_num(r["on_time_share"]), 4)) for r in rows)
+    # and each event's figures are the warehouse's (an event nobody attended has no on-time share)
+    chart = sorted((r["name"], int(r["attendees"]), _share(r["on_time_share"])) for r in rows)
     sql = sorted(
-        (n, int(a), round(_num(s), 4))
+        (n, int(a), _share(s))
         for n, a, s in _sql(
             superset.warehouse_url, "SELECT name, attendees, on_time_share FROM pwr_agg.event_success"
         )

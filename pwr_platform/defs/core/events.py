@@ -1,8 +1,9 @@
 """``pwr_core/events``: Discord scheduled events and imported events (sql/events.sql)."""
 
-from dagster import MaterializeResult, asset
+from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from pwr_platform.defs.keys import MEMBERS
+from pwr_platform.defs.partitions import event_partitions
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.table_metadata import table_metadata
 from pwr_platform.transforms.events import refresh_events
@@ -36,7 +37,16 @@ COLUMNS = [
         "and from `pwr events import` / `pwr events complete`; channels in pwr_core.event_channels."
     ),
 )
-def events(warehouse: WarehouseResource) -> MaterializeResult:
+def events(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as conn:
         result = refresh_events(conn)
-    return MaterializeResult(metadata=result.as_metadata())
+        event_ids = [
+            str(r[0]) for r in conn.execute("SELECT event_id FROM pwr_core.events ORDER BY event_id")
+        ]
+    # Every event gets its attendance partition as soon as it exists, so a backfill or
+    # `pwr materialize` right after this run covers it (the attendance sensor adds them too).
+    registered = set(context.instance.get_dynamic_partitions(event_partitions.name))
+    new = [e for e in event_ids if e not in registered]
+    if new:
+        context.instance.add_dynamic_partitions(event_partitions.name, new)
+    return MaterializeResult(metadata={**result.as_metadata(), "new_attendance_partitions": len(new)})
