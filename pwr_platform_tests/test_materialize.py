@@ -17,14 +17,26 @@ from dagster import (
 )
 
 from pwr_platform.commands.materialize import materialize_graph, resolve_window
-from pwr_platform.definitions import build_definitions
+from pwr_platform.defs import agg
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform_tests.agg_scenario import insert_scenario, rows
 
 
+def agg_definitions(url: str) -> Definitions:
+    """The aggregate layer alone: the scenario is written straight into pwr_core, so the core assets
+    (which rebuild pwr_core from raw) are left out and stand as upstream keys."""
+    from dagster import load_asset_checks_from_package_module, load_assets_from_package_module
+
+    return Definitions(
+        assets=load_assets_from_package_module(agg),
+        asset_checks=load_asset_checks_from_package_module(agg),
+        resources={"warehouse": WarehouseResource(database_url=url)},
+    )
+
+
 def test_default_range_builds_every_aggregate_over_the_data(warehouse_url: str, warehouse_conn) -> None:
     insert_scenario(warehouse_conn)
-    defs = build_definitions(WarehouseResource(database_url=warehouse_url))
+    defs = agg_definitions(warehouse_url)
     lines: list[str] = []
     window = resolve_window(warehouse_url, UTC, None, None)
     # facts with times: sessions 3 March … 10 March, events 9 March … 13 March (join dates are
@@ -58,7 +70,7 @@ def test_default_range_builds_every_aggregate_over_the_data(warehouse_url: str, 
 
 def test_from_to_limits_the_partitions(warehouse_url: str, warehouse_conn) -> None:
     insert_scenario(warehouse_conn)
-    defs = build_definitions(WarehouseResource(database_url=warehouse_url))
+    defs = agg_definitions(warehouse_url)
     window = resolve_window(warehouse_url, UTC, date(2025, 3, 4), date(2025, 3, 5))
     lines: list[str] = []
     with instance_for_test() as instance:
@@ -126,7 +138,8 @@ def test_a_failing_run_stops_the_command(warehouse_url: str) -> None:
 def test_pwr_materialize_command_records_runs_in_the_platform_instance(
     warehouse_url: str, pg_server_url: str, warehouse_conn, tmp_path, monkeypatch
 ) -> None:
-    """The CLI end to end: PWR_* settings → dagster_env → Postgres-backed instance → runs there."""
+    """The CLI end to end on simulated raw data: PWR_* settings → dagster_env → Postgres-backed
+    instance → every asset of the graph (core and aggregates) materialized, runs recorded there."""
     import os
 
     from click.testing import CliRunner
@@ -135,8 +148,9 @@ def test_pwr_materialize_command_records_runs_in_the_platform_instance(
     from pwr_platform.cli import main
     from pwr_platform.settings import get_settings
     from pwr_platform_tests.conftest import create_database, drop_database
+    from pwr_platform_tests.demo_warehouse import simulate
 
-    insert_scenario(warehouse_conn)
+    simulate(warehouse_url, tmp_path / "sim", members=25, days=21, seed=5, end="2025-03-29")
     dagster_db = "pwr_test_dagster_" + os.urandom(4).hex()
     dagster_url = create_database(pg_server_url, dagster_db)
     for key in ("DAGSTER_HOME", "PWR_DAGSTER_STORAGE_URL"):  # set by the command; restored after
@@ -148,16 +162,24 @@ def test_pwr_materialize_command_records_runs_in_the_platform_instance(
     try:
         result = CliRunner().invoke(main, ["materialize", "--from", "2025-03-01", "--to", "2025-03-31"])
         assert result.exit_code == 0, result.output
-        assert "[1/8]" in result.output and "Materialized 8 assets" in result.output
+        assert "[1/12]" in result.output and "Materialized 12 assets" in result.output
+        assert "FAILED" not in result.output
+        # one run per asset: partitioned ones (daily, weekly, monthly, attendance) in a single run each
         with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-            assert len(instance.get_runs()) == 8
-            assert (
-                instance.get_latest_materialization_event(AssetKey(["pwr_agg", "member_trend"])) is not None
-            )
+            assert len(instance.get_runs()) == 12
+            for key in (["pwr_core", "voice_sessions"], ["pwr_agg", "member_trend"]):
+                assert instance.get_latest_materialization_event(AssetKey(key)) is not None
     finally:
         get_settings.cache_clear()
         drop_database(pg_server_url, dagster_db)
-    assert rows(warehouse_conn, "SELECT count(*) FROM pwr_agg.member_voice_daily") == [(5,)]
+    # the daily table holds exactly the completed sessions' seconds (split at midnight, UTC here)
+    assert rows(
+        warehouse_conn, "SELECT count(*) > 0, sum(total_voice_seconds) FROM pwr_agg.member_voice_daily"
+    ) == rows(
+        warehouse_conn,
+        "SELECT count(*) > 0, sum(duration_seconds) FROM pwr_core.voice_sessions "
+        "WHERE is_completed AND session_start_ts >= '2025-03-01' AND session_end_ts < '2025-04-01'",
+    )
 
 
 def test_pwr_materialize_rejects_a_reversed_range() -> None:
