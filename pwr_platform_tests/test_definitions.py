@@ -64,3 +64,37 @@ def test_instance_keeps_runs_events_and_schedules_in_postgres(
             instance.dispose()
     finally:
         drop_database(pg_server_url, name)
+
+
+SNAPSHOT = REPO_ROOT / "pwr_platform_tests" / "snapshots" / "asset_graph.txt"
+
+
+def describe_graph() -> str:
+    """Assets with their upstreams and partitioning, checks, jobs, schedules and sensors, as text."""
+    graph = defs.resolve_asset_graph()
+    lines = ["# assets: key <- upstream keys [partitions]"]
+    for key in graph.toposorted_asset_keys:
+        node = graph.get(key)
+        parents = ", ".join(sorted(p.to_user_string() for p in node.parent_keys)) or "-"
+        partitions = type(node.partitions_def).__name__ if node.partitions_def else "unpartitioned"
+        lines.append(f"{key.to_user_string()} <- {parents} [{partitions}]")
+    lines.append("# asset checks")
+    lines += sorted(f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys)
+    repo = defs.get_repository_def()
+    lines.append("# jobs")
+    lines += sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__"))
+    lines.append("# schedules")
+    lines += sorted(f"{s.name} {s.cron_schedule} {s.default_status.value}" for s in repo.schedule_defs)
+    lines.append("# sensors")
+    lines += sorted(f"{s.name} {s.default_status.value}" for s in repo.sensor_defs)
+    return "\n".join(lines) + "\n"
+
+
+def test_asset_graph_matches_its_snapshot() -> None:
+    """An accidental change to the graph, checks or automation shows in review as a snapshot diff.
+    After an intended change: PWR_UPDATE_SNAPSHOTS=1 pytest -k snapshot, and commit the file."""
+    current = describe_graph()
+    if os.environ.get("PWR_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(current)
+    assert SNAPSHOT.read_text() == current

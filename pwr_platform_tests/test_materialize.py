@@ -164,9 +164,12 @@ def test_pwr_materialize_command_records_runs_in_the_platform_instance(
         assert result.exit_code == 0, result.output
         assert "[1/12]" in result.output and "Materialized 12 assets" in result.output
         assert "FAILED" not in result.output
-        # one run per asset: partitioned ones (daily, weekly, monthly, attendance) in a single run each
+        assert "observed pwr_raw/discord_voice_events: ok" in result.output
+        # one observation run, then one run per asset: partitioned ones (daily, weekly, monthly,
+        # attendance) in a single run each
         with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-            assert len(instance.get_runs()) == 12
+            assert len(instance.get_runs()) == 13
+            assert instance.fetch_observations(AssetKey(["pwr_raw", "discord_voice_events"]), limit=1).records
             for key in (["pwr_core", "voice_sessions"], ["pwr_agg", "member_trend"]):
                 assert instance.get_latest_materialization_event(AssetKey(key)) is not None
     finally:

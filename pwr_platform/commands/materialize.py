@@ -154,9 +154,24 @@ def materialize_graph(
     """Materialize every asset of ``defs`` in topological order; False after the first failure."""
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
-    skipped = [k.to_user_string() for k in graph.toposorted_asset_keys if not graph.get(k).is_materializable]
+    observable = [k for k in graph.toposorted_asset_keys if graph.get(k).is_observable]
+    skipped = [
+        k.to_user_string()
+        for k in graph.toposorted_asset_keys
+        if not graph.get(k).is_materializable and k not in observable
+    ]
     if skipped:
-        echo(f"Not materializable here (sources / external): {', '.join(skipped)}")
+        echo(f"Not materializable here (external): {', '.join(skipped)}")
+    for key in observable:
+        # source assets are observed (row count, newest event …) so the UI shows their state too
+        result = defs.resolve_implicit_job_def_def_for_assets([key]).execute_in_process(
+            run_config=QUIET_CONSOLE, instance=instance, asset_selection=[key], raise_on_error=False
+        )
+        echo(
+            f"observed {key.to_user_string()}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})"
+        )
+        if not result.success:
+            return False
     if window is None:
         echo("No data in the warehouse: time-partitioned assets have no partitions to build.")
     else:

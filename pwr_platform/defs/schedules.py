@@ -14,8 +14,10 @@ from pwr_platform.defs.keys import EVENTS, MEMBERS, VOICE_EVENTS, VOICE_SESSIONS
 
 core_refresh_job = define_asset_job(
     "core_refresh_job",
-    selection=AssetSelection.assets(MEMBERS, VOICE_SESSIONS, EVENTS),
-    description="Bring members, voice sessions and events up to date with raw (incremental).",
+    # the raw source is observed in the same run (row count, newest event): it shows in the UI
+    # exactly when the refresh it triggered ran
+    selection=AssetSelection.assets(VOICE_EVENTS, MEMBERS, VOICE_SESSIONS, EVENTS),
+    description="Observe raw voice events; bring members, voice sessions and events up to date (incremental).",
 )
 
 observe_raw_job = define_asset_job(
@@ -25,4 +27,4 @@ observe_raw_job = define_asset_job(
 )
 
 SCHEDULES: list = [*AGG_SCHEDULES]
-JOBS: list = [core_refresh_job, *AGG_JOBS]
+JOBS: list = [core_refresh_job, observe_raw_job, *AGG_JOBS]
