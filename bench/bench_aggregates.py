@@ -23,6 +23,8 @@ from datetime import date, timedelta
 import psycopg
 from psycopg import sql
 
+from pwr_platform.commands.materialize import QUIET_CONSOLE
+
 BASELINE_SQL = """
 INSERT INTO bench_baseline_daily
 SELECT day::date, member_id,
@@ -156,7 +158,9 @@ def main() -> None:
     }
 
     def run(asset_def, **kwargs) -> None:
-        result = materialize([asset_def], resources=resources, instance=instance, **kwargs)
+        result = materialize(
+            [asset_def], resources=resources, instance=instance, run_config=QUIET_CONSOLE, **kwargs
+        )
         assert result.success
 
     try:
