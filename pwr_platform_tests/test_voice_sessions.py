@@ -92,10 +92,18 @@ def test_rounding_to_whole_seconds_per_session(warehouse_conn, warehouse_url):
             Voice(A, "leave", at(0) + 1499 * ms, C1),
             Voice(A, "join", at(1), C1),
             Voice(A, "leave", at(1) + 1500 * ms, C1),
+            # half away from zero like numeric round(), not half to even: 2.5 s -> 3
+            Voice(A, "join", at(2), C1),
+            Voice(A, "leave", at(2) + 2500 * ms, C1),
+            Voice(A, "join", at(3), C1),
+            Voice(A, "leave", at(3) + timedelta(microseconds=499_999), C1),
+            # near the cap: 11:59:59.5 -> 43,200 s
+            Voice(A, "join", at(10), C1),
+            Voice(A, "leave", at(10) + timedelta(hours=11, minutes=59, seconds=59.5), C1),
         ],
     )
     refresh(warehouse_url)
-    assert [s[3] for s in sessions_of(warehouse_conn)] == [1, 2]
+    assert [s[3] for s in sessions_of(warehouse_conn)] == [1, 2, 3, 0, 43_200]
 
 
 def test_rule4_cap_when_the_ending_event_comes_later_than_start_plus_cap(warehouse_conn, warehouse_url):

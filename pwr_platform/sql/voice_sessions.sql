@@ -185,6 +185,12 @@ FROM guilds g WHERE g.discord_guild_id IS NOT NULL;
 -- name: insert_sessions
 -- ordered_events is one of the two statements above (filled in by Python). Each join / move opens a session that
 -- the next event ends, unless the cap comes first (rules 1–4; gaps are applied next).
+-- This statement carries almost all of a full rebuild's cost, so each row's work is kept to plain
+-- comparisons: the cap is computed once per guild (_guild_clock), and the duration is rounded in
+-- double precision instead of numeric (extract(epoch ...) is numeric since PostgreSQL 14).
+-- floor(x + 0.5) on x >= 0 is numeric round()'s half-away-from-zero: x is microseconds / 10^6,
+-- exact at every .5 and at least 10^-6 away from it otherwise, far above double's error at these
+-- magnitudes, so both give the same whole second.
 WITH ordered AS ({ordered_events}),
 opened AS (
     SELECT o.*, o.event_ts + c.cap AS cap_ts, c.newest_ts
@@ -206,7 +212,7 @@ shaped AS (
 INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id, session_start_ts,
                                      session_end_ts, duration_seconds, is_completed, close_reason)
 SELECT m.member_id, s.discord_guild_id, s.discord_channel_id, s.session_start_ts, s.session_end_ts,
-       round(extract(epoch FROM s.session_end_ts - s.session_start_ts))::int,
+       floor(date_part('epoch', s.session_end_ts - s.session_start_ts) + 0.5)::int,
        s.session_end_ts IS NOT NULL, s.close_reason
 FROM shaped s
 JOIN pwr_core.members m ON m.discord_user_id = s.discord_user_id;
@@ -308,5 +314,39 @@ CROSS JOIN LATERAL (SELECT count(*) AS closed FROM pwr_core.voice_sessions s
                       AND s.session_end_ts >= a.recompute_from AND s.close_reason = 'leave') c;
 
 -- name: ignored_leaves_all
-SELECT (SELECT count(*) FROM pwr_raw.discord_voice_events WHERE event_type = 'leave')
+-- Full rebuild: every join / move opened exactly one written session (opened = the insert's row
+-- count; all users are members, checked first), so the leaves are the raw events minus those: a
+-- count(*) of raw is an index-only scan of its narrowest index instead of a filter over the heap.
+SELECT (SELECT count(*) FROM pwr_raw.discord_voice_events) - %(opened)s
      - (SELECT count(*) FROM pwr_core.voice_sessions WHERE close_reason = 'leave');
+
+-- name: users_without_member_all
+-- Full rebuild: raw users not yet in pwr_core.members. The distinct users are found by skipping
+-- through the (user, event_ts) index user by user instead of reading every raw event.
+WITH RECURSIVE users AS (
+    (SELECT discord_user_id FROM pwr_raw.discord_voice_events ORDER BY discord_user_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.discord_user_id FROM pwr_raw.discord_voice_events e
+             WHERE e.discord_user_id > u.discord_user_id ORDER BY e.discord_user_id LIMIT 1)
+    FROM users u WHERE u.discord_user_id IS NOT NULL
+)
+SELECT u.discord_user_id FROM users u
+WHERE u.discord_user_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM pwr_core.members m WHERE m.discord_user_id = u.discord_user_id);
+
+-- name: users_with_sessions_all
+-- Full rebuild: distinct (member, guild) pairs with a session, by skipping through the rebuilt
+-- (member_id, guild, start) index pair by pair instead of sorting every session.
+WITH RECURSIVE pairs AS (
+    (SELECT member_id, discord_guild_id FROM pwr_core.voice_sessions
+     ORDER BY member_id, discord_guild_id LIMIT 1)
+    UNION ALL
+    SELECT n.member_id, n.discord_guild_id
+    FROM pairs p
+    CROSS JOIN LATERAL (
+        SELECT s.member_id, s.discord_guild_id FROM pwr_core.voice_sessions s
+        WHERE (s.member_id, s.discord_guild_id) > (p.member_id, p.discord_guild_id)
+        ORDER BY s.member_id, s.discord_guild_id LIMIT 1
+    ) n
+)
+SELECT count(*) FROM pairs;

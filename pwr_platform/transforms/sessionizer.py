@@ -24,6 +24,8 @@ from pwr_platform.transforms.sqlfile import sql_statements
 
 TRANSFORM = "voice_sessions"
 MAX_ATTEMPTS = 3
+# sort memory for rebuilding the indexes after a full load (per index build, inside the run only)
+BULK_MAINTENANCE_WORK_MEM = "512MB"
 
 TEMP_TABLES = """
 CREATE TEMP TABLE _new_voice_events (discord_guild_id BIGINT, discord_user_id BIGINT,
@@ -136,30 +138,48 @@ def _run_once(conn: psycopg.Connection, params: dict, *, full: bool, log) -> Ses
 @contextmanager
 def bulk_load(conn: psycopg.Connection, schema: str, table: str):
     """Load an emptied table the way PostgreSQL's "Populating a Database" advises: drop its
-    secondary indexes and foreign keys, load, then rebuild them (one sort per index and one join
-    per foreign key instead of millions of index insertions and trigger calls). The definitions
-    are read from the catalog, so the migrations stay their only source; all of it happens inside
-    the run's transaction, so a failure restores them with everything else."""
-    conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    indexes (the primary key's too, unless a foreign key elsewhere needs it) and its foreign keys,
+    load, then rebuild them: one sort per index and one join per foreign key instead of millions
+    of index insertions and trigger calls. The definitions are read from the catalog, so the
+    migrations stay their only source; all of it happens inside the run's transaction, so a
+    failure restores them with everything else."""
+    conn.execute(f"SET LOCAL maintenance_work_mem = '{BULK_MAINTENANCE_WORK_MEM}'")
+    qualified_name = f"{schema}.{table}"
+    # primary key / unique constraints no foreign key depends on: rebuilt like the indexes
+    keys = conn.execute(
+        """
+        SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
+        WHERE c.conrelid = %s::regclass AND c.contype IN ('p', 'u')
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)
+        ORDER BY c.contype, c.conname
+        """,
+        (qualified_name,),
+    ).fetchall()
     indexes = conn.execute(
         """
         SELECT format('%%I.%%I', i.schemaname, i.indexname), i.indexdef FROM pg_indexes i
         WHERE i.schemaname = %s AND i.tablename = %s
           AND NOT EXISTS (SELECT 1 FROM pg_constraint c
                           WHERE c.conindid = format('%%I.%%I', i.schemaname, i.indexname)::regclass)
+        ORDER BY 1
         """,
         (schema, table),
     ).fetchall()
     foreign_keys = conn.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
-        (f"{schema}.{table}",),
+        (qualified_name,),
     ).fetchall()
     qualified = sql.Identifier(schema, table)
-    for name, _ in foreign_keys:
+    for name, _ in foreign_keys + keys:
         conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(qualified, sql.Identifier(name)))
     for name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
     yield
+    for name, definition in keys:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(qualified, sql.Identifier(name))
+            + sql.SQL(definition)
+        )
     for _, definition in indexes:
         conn.execute(definition)
     for name, definition in foreign_keys:
@@ -176,13 +196,7 @@ def _missing_members(conn: psycopg.Connection, sql: str) -> None:
 
 
 def _full(conn, stmts, run) -> dict:
-    _missing_members(
-        conn,
-        """
-        SELECT DISTINCT e.discord_user_id FROM pwr_raw.discord_voice_events e
-        WHERE NOT EXISTS (SELECT 1 FROM pwr_core.members m WHERE m.discord_user_id = e.discord_user_id)
-        """,
-    )
+    _missing_members(conn, stmts["users_without_member_all"])
     deleted = conn.execute("SELECT count(*) FROM pwr_core.voice_sessions").fetchone()[0]
     conn.execute("TRUNCATE pwr_core.voice_sessions, pwr_core.collector_gaps")
     run("all_heartbeat_regions")
@@ -192,10 +206,8 @@ def _full(conn, stmts, run) -> dict:
         written = run("insert_sessions", ordered_events=stmts["ordered_events_full"])
     run("close_at_gaps", {"since": "-infinity"})
     flagged = run("flag_all_completed_events")
-    ignored = conn.execute(stmts["ignored_leaves_all"]).fetchone()[0]
-    users = conn.execute(
-        "SELECT count(*) FROM (SELECT DISTINCT member_id, discord_guild_id FROM pwr_core.voice_sessions) u"
-    ).fetchone()[0]
+    ignored = conn.execute(stmts["ignored_leaves_all"], {"opened": written}).fetchone()[0]
+    users = conn.execute(stmts["users_with_sessions_all"]).fetchone()[0]
     return dict(
         mode="full",
         new_raw_users=users,
