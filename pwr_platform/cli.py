@@ -151,7 +151,7 @@ def up(ctx: click.Context, demo: bool) -> None:
     click.echo("")
     click.echo(f"  Dagster UI:  {dagster_url}")
     print_login(settings, superset_secrets)
-    click.echo(f'  Warehouse:   psql "$(uv run pwr db url)"   (logs in {settings.log_dir})')
+    click.echo(f'  Warehouse:   psql "$(.pwr/tools/bin/uv run pwr db url)"   (logs in {settings.log_dir})')
     click.echo("  Stop with:   make down")
 
 
