@@ -349,17 +349,6 @@ def test_daemon_heartbeats_into_postgres(compose_pg: ComposePostgres, dagster_st
 
 
 # --------------------------------------------------------------------------- Superset bundle import
-def _superset_import_registered() -> bool:
-    from pwr_platform.cli import main
-
-    group = main.commands.get("superset")
-    return group is not None and "import" in getattr(group, "commands", {})
-
-
-@pytest.mark.skipif(
-    not _superset_import_registered(),
-    reason="`pwr superset import` is not a registered command on this branch",
-)
 def test_superset_bundle_import_one_shot(compose_pg: ComposePostgres, tmp_path) -> None:
     """superset-init, superset (gunicorn) and superset-import from their scripts, then import twice."""
     venv_bin = REPO_ROOT / ".venv-superset" / "bin"
