@@ -10,6 +10,8 @@ which takes milliseconds and isolates tests completely.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,21 @@ from pwr_platform.warehouse.embedded import EmbeddedPostgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE_FIXTURES = {"pg_server_url", "template_db", "warehouse_url", "warehouse_conn", "empty_database_url"}
+
+
+def run_pwr(settings: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The ``pwr`` command as a user runs it, configured only by ``settings`` (PWR_* variables of
+    the test run itself are left out, so a developer's environment cannot leak in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PWR_")}
+    env.update(settings)
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "pwr"), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,9 +4,6 @@ asset graph materialized through Dagster. Used by tests that need realistic, com
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -15,22 +12,12 @@ from pwr_platform.commands.materialize import materialize_graph, resolve_window
 from pwr_platform.definitions import build_definitions
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.settings import get_settings
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from pwr_platform_tests.conftest import run_pwr
 
 
 def pwr(url: str, home: Path, *args: str) -> str:
     """Run the ``pwr`` command as a user would, on the warehouse at ``url``; returns its output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PWR_")}
-    env.update(PWR_DATABASE_URL=url, PWR_HOME=str(home))
-    result = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "pwr"), *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_pwr({"PWR_DATABASE_URL": url, "PWR_HOME": str(home)}, *args)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 

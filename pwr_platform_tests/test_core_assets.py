@@ -140,3 +140,39 @@ def test_dagster_cli_materializes_each_core_asset(warehouse_conn, warehouse_url,
     out = cli("--select", "pwr_core/event_attendance", "--partition", event_id)
     assert "RUN_SUCCESS" in out
     assert warehouse_conn.execute("SELECT count(*) FROM pwr_core.event_attendance").fetchone()[0] == 20
+
+
+def test_raw_observation_reports_newest_event_and_changes_version_only_on_new_rows(
+    warehouse_conn, warehouse_url
+):
+    """The observation runs in every core refresh, so it uses index lookups only (no table scan)."""
+    from dagster import DagsterInstance
+
+    from pwr_platform.definitions import build_definitions
+
+    key = AssetKey(["pwr_raw", "discord_voice_events"])
+    job = build_definitions(WarehouseResource(database_url=warehouse_url)).resolve_job_def(
+        "observe_raw_voice_events_job"
+    )
+
+    def observe_raw(instance):
+        assert job.execute_in_process(instance=instance).success
+        record = instance.fetch_observations(key, limit=1).records[0].asset_observation
+        return record.tags["dagster/data_version"], record.metadata["newest_event_ts"].value
+
+    with DagsterInstance.ephemeral() as instance:
+        assert observe_raw(instance)[1] == "none"
+        insert_voice(warehouse_conn, [Voice(1, "join", at(5), 10), Voice(2, "join", at(9), 11)])
+        version, newest = observe_raw(instance)
+        assert newest == at(9).isoformat()
+        assert observe_raw(instance) == (version, newest)  # nothing new: same version
+        insert_voice(warehouse_conn, [Voice(3, "join", at(2), 10)])  # late, older event
+        later_version, later_newest = observe_raw(instance)
+        assert later_version != version and later_newest == newest
+        # a second guild's newer event is found too
+        warehouse_conn.execute(
+            "INSERT INTO pwr_raw.discord_voice_events (discord_user_id, discord_guild_id, discord_channel_id,"
+            " event_type, event_ts, raw_payload) VALUES (4, 1, 12, 'join', %s, '{}')",
+            (at(30),),
+        )
+        assert observe_raw(instance)[1] == at(30).isoformat()

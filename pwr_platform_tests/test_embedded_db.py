@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 
 import psycopg
 
-from pwr_platform_tests.conftest import REPO_ROOT
+from pwr_platform_tests.conftest import run_pwr
 
 
 def _free_port() -> int:
@@ -18,20 +15,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _pwr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "pwr"), *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+def _pwr(env: dict[str, str], *args: str):
+    return run_pwr(env, *args, timeout=180)
 
 
 def test_db_start_stop_round_trip_keeps_data(tmp_path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PWR_")}
-    env.update(PWR_HOME=str(tmp_path / "home"), PWR_DB_PORT=str(_free_port()))
+    env = {"PWR_HOME": str(tmp_path / "home"), "PWR_DB_PORT": str(_free_port())}
     try:
         started = _pwr(env, "db", "start")
         assert started.returncode == 0, started.stdout + started.stderr
@@ -55,9 +44,8 @@ def test_db_start_stop_round_trip_keeps_data(tmp_path) -> None:
 
 
 def test_embedded_server_refuses_connections_without_password(tmp_path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PWR_")}
     port = _free_port()
-    env.update(PWR_HOME=str(tmp_path / "home"), PWR_DB_PORT=str(port))
+    env = {"PWR_HOME": str(tmp_path / "home"), "PWR_DB_PORT": str(port)}
     try:
         assert _pwr(env, "db", "start").returncode == 0
         try:

@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -123,7 +122,7 @@ def _sql(url: str, query: str, params: tuple = ()) -> list[tuple]:
 
 
 def _num(value) -> float:
-    return float(value) if isinstance(value, Decimal | int | float) else float(value)
+    return float(value)
 
 
 def _share(value) -> float:

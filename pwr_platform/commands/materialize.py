@@ -32,8 +32,6 @@ import psycopg
 if TYPE_CHECKING:  # dagster is imported when the command runs, so `pwr --help` stays fast
     from dagster import AssetKey, DagsterInstance, Definitions, TimeWindowPartitionsDefinition
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 # Where the warehouse's data lies in time: raw voice events, sessions, events (tables that are
 # not there yet are skipped).
@@ -70,6 +68,8 @@ class Run:
             return {}
         if self.first == self.last:
             return {"partition_key": self.first}
+        from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+
         return {"tags": {RANGE_START_TAG: self.first, RANGE_END_TAG: self.last}}
 
 

@@ -26,5 +26,10 @@ WEEKLY_PARTITIONS = WeeklyPartitionsDefinition(
 )
 MONTHLY_PARTITIONS = MonthlyPartitionsDefinition(start_date=_START, timezone=_settings.timezone, end_offset=1)
 
+# Dagster's run tags for one run over a range of partitions (what a backfill's single run uses);
+# schedules, sensors, checks and `pwr materialize` all build or read them.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
 # One partition per pwr_core.events.event_id; the attendance sensor adds them as events appear.
 event_partitions = DynamicPartitionsDefinition(name="events")

@@ -13,16 +13,12 @@ from dagster import (
 
 from pwr_platform.defs.agg.automation import AGG_SENSORS
 from pwr_platform.defs.keys import EVENT_ATTENDANCE
-from pwr_platform.defs.partitions import event_partitions
+from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, event_partitions
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.schedules import core_refresh_job
 from pwr_platform.settings import get_settings
 from pwr_platform.transforms.sqlfile import sql_statements
 from pwr_platform.transforms.watermark import EMPTY_SNAPSHOT
-
-# Dagster's tags for a run over a range of partitions (what a backfill's single run uses).
-ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 # More events changed than this in one tick: one catch-up run over all partitions.
 CATCH_UP_THRESHOLD = 5
@@ -95,8 +91,8 @@ def event_attendance_sensor(context: SensorEvaluationContext, warehouse: Warehou
                 run_key=f"event_attendance:catch-up:{snapshot}",
                 asset_selection=[EVENT_ATTENDANCE],
                 tags={
-                    ASSET_PARTITION_RANGE_START_TAG: ordered[0],
-                    ASSET_PARTITION_RANGE_END_TAG: ordered[-1],
+                    RANGE_START_TAG: ordered[0],
+                    RANGE_END_TAG: ordered[-1],
                     "pwr/changed_events": str(len(changed_events)),
                 },
             )

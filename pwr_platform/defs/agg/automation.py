@@ -39,10 +39,10 @@ from pwr_platform.defs.agg.keys import (
     MEMBER_ENGAGEMENT_WEEKLY,
     MEMBER_MONTHLY_STATUS,
 )
+from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from pwr_platform.settings import get_settings
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+__all__ = ["RANGE_END_TAG", "RANGE_START_TAG"]  # re-exported for the schedules' callers
 
 _settings = get_settings()
 TIMEZONE = _settings.timezone

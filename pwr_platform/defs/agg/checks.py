@@ -23,13 +23,17 @@ from dagster import (
 
 from pwr_platform.defs.agg.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_MONTHLY_STATUS, MEMBER_VOICE_DAILY
 from pwr_platform.defs.agg.sql_runner import run_script, sql_params
-from pwr_platform.defs.partitions import DAILY_PARTITIONS, MONTHLY_PARTITIONS, WEEKLY_PARTITIONS
+from pwr_platform.defs.partitions import (
+    DAILY_PARTITIONS,
+    MONTHLY_PARTITIONS,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    WEEKLY_PARTITIONS,
+)
 from pwr_platform.defs.resources import WarehouseResource
 
 SHOWN_PROBLEMS = 20
 PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The column holding each aggregate's period: bounds of a whole-table check.
 PERIOD_COLUMN = {
     MEMBER_VOICE_DAILY: ("pwr_agg.member_voice_daily", "activity_date"),

@@ -120,50 +120,35 @@ SELECT e.event_id,
             THEN e.actual_end_ts ELSE coalesce(e.scheduled_end_ts, e.actual_end_ts) END AS window_end_ts
 FROM pwr_core.events e;
 COMMENT ON VIEW pwr_core.event_windows IS 'Attendance window of each event: actual times when both known, else scheduled.';
+"""
 
--- The rows of each raw table that a snapshot could not see (committed since, or not yet): written
--- by a transaction at or after its xmax, or by one still running then (its xip list). Two index
--- lookups on ingest_xid, so the cost follows the new rows, not the history, however old the
--- oldest open transaction on the server is (a range from xmin would not be).
-CREATE FUNCTION pwr_raw.discord_voice_events_since(seen pg_snapshot) RETURNS SETOF pwr_raw.discord_voice_events
+
+# The rows of each raw table that a snapshot could not see (committed since, or not yet): written
+# by a transaction at or after its xmax, or by one still running then (its xip list). One
+# function per raw table, all of the same form: two index lookups on ingest_xid, so the cost
+# follows the new rows, not the history, however old the oldest open transaction on the server
+# is (a range from xmin would not be).
+SINCE_TABLES = (
+    "discord_voice_events",
+    "discord_member_events",
+    "discord_scheduled_events",
+    "collector_heartbeats",
+    "manual_events",
+)
+UPGRADE += "".join(
+    f"""
+CREATE FUNCTION pwr_raw.{table}_since(seen pg_snapshot) RETURNS SETOF pwr_raw.{table}
 LANGUAGE sql STABLE AS $$
-    SELECT * FROM pwr_raw.discord_voice_events WHERE ingest_xid >= pg_snapshot_xmax(seen)
+    SELECT * FROM pwr_raw.{table} WHERE ingest_xid >= pg_snapshot_xmax(seen)
     UNION ALL
-    SELECT * FROM pwr_raw.discord_voice_events WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
-$$;
-CREATE FUNCTION pwr_raw.discord_member_events_since(seen pg_snapshot) RETURNS SETOF pwr_raw.discord_member_events
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM pwr_raw.discord_member_events WHERE ingest_xid >= pg_snapshot_xmax(seen)
-    UNION ALL
-    SELECT * FROM pwr_raw.discord_member_events WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
-$$;
-CREATE FUNCTION pwr_raw.discord_scheduled_events_since(seen pg_snapshot) RETURNS SETOF pwr_raw.discord_scheduled_events
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM pwr_raw.discord_scheduled_events WHERE ingest_xid >= pg_snapshot_xmax(seen)
-    UNION ALL
-    SELECT * FROM pwr_raw.discord_scheduled_events WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
-$$;
-CREATE FUNCTION pwr_raw.collector_heartbeats_since(seen pg_snapshot) RETURNS SETOF pwr_raw.collector_heartbeats
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM pwr_raw.collector_heartbeats WHERE ingest_xid >= pg_snapshot_xmax(seen)
-    UNION ALL
-    SELECT * FROM pwr_raw.collector_heartbeats WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
-$$;
-CREATE FUNCTION pwr_raw.manual_events_since(seen pg_snapshot) RETURNS SETOF pwr_raw.manual_events
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM pwr_raw.manual_events WHERE ingest_xid >= pg_snapshot_xmax(seen)
-    UNION ALL
-    SELECT * FROM pwr_raw.manual_events WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
+    SELECT * FROM pwr_raw.{table} WHERE ingest_xid = ANY (ARRAY(SELECT pg_snapshot_xip(seen)))
 $$;
 """
+    for table in SINCE_TABLES
+)
 
 DOWNGRADE = """
 DROP VIEW IF EXISTS pwr_core.event_windows;
-DROP FUNCTION IF EXISTS pwr_raw.discord_voice_events_since(pg_snapshot);
-DROP FUNCTION IF EXISTS pwr_raw.discord_member_events_since(pg_snapshot);
-DROP FUNCTION IF EXISTS pwr_raw.discord_scheduled_events_since(pg_snapshot);
-DROP FUNCTION IF EXISTS pwr_raw.collector_heartbeats_since(pg_snapshot);
-DROP FUNCTION IF EXISTS pwr_raw.manual_events_since(pg_snapshot);
 DROP INDEX IF EXISTS pwr_core.event_channels_channel;
 DROP INDEX IF EXISTS pwr_core.events_status;
 ALTER TABLE pwr_core.events DROP COLUMN IF EXISTS changed_xid;
@@ -180,6 +165,9 @@ ALTER TABLE pwr_raw.discord_scheduled_events DROP COLUMN IF EXISTS ingest_xid;
 ALTER TABLE pwr_raw.discord_member_events    DROP COLUMN IF EXISTS ingest_xid;
 DROP TABLE IF EXISTS pwr_core.transform_watermarks;
 """
+DOWNGRADE = (
+    "".join(f"DROP FUNCTION IF EXISTS pwr_raw.{t}_since(pg_snapshot);\n" for t in SINCE_TABLES) + DOWNGRADE
+)
 
 
 def upgrade() -> None:
