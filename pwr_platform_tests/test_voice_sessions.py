@@ -288,3 +288,46 @@ def test_two_runs_at_once_serialize(warehouse_conn, warehouse_url):
         ).fetchone()[0]
         == 49
     )
+
+
+TABLE_DEFINITION = """
+SELECT (SELECT array_agg(indexdef ORDER BY indexname) FROM pg_indexes
+        WHERE schemaname = 'pwr_core' AND tablename = 'voice_sessions'),
+       (SELECT array_agg(conname || ' ' || pg_get_constraintdef(oid) ORDER BY conname) FROM pg_constraint
+        WHERE conrelid = 'pwr_core.voice_sessions'::regclass),
+       (SELECT seqcache FROM pg_sequence WHERE seqrelid = 'pwr_core.voice_sessions_session_id_seq'::regclass)
+"""
+
+
+def test_a_full_rebuild_restores_every_index_constraint_and_the_sequence_setting(
+    warehouse_conn, warehouse_url
+):
+    before = warehouse_conn.execute(TABLE_DEFINITION).fetchone()
+    assert "voice_sessions_start_channel" in " ".join(before[0]) and before[2] == 1
+    insert_voice(warehouse_conn, [Voice(A, "join", at(0), C1), Voice(A, "leave", at(5), C1)])
+    assert refresh(warehouse_url, full=True).mode == "full"
+    assert warehouse_conn.execute(TABLE_DEFINITION).fetchone() == before
+    assert sessions_of(warehouse_conn) == [(C1, at(0), at(5), 300, "leave")]
+
+
+def test_the_bulk_load_still_enforces_the_checks_when_they_are_added_back(warehouse_conn, warehouse_url):
+    from pwr_platform.transforms.sessionizer import bulk_load
+
+    insert_voice(warehouse_conn, [Voice(A, "join", at(0), C1)])
+    refresh(warehouse_url)
+    member_id = warehouse_conn.execute("SELECT member_id FROM pwr_core.voice_sessions").fetchone()[0]
+    before = warehouse_conn.execute(TABLE_DEFINITION).fetchone()
+    with (
+        psycopg.connect(warehouse_url) as conn,
+        pytest.raises(psycopg.errors.CheckViolation),
+        conn.transaction(),
+        bulk_load(conn, "pwr_core", "voice_sessions"),
+    ):
+        # an end before the start: accepted while the checks are off, refused when they return
+        conn.execute(
+            "INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id,"
+            " session_start_ts, session_end_ts, duration_seconds, is_completed, close_reason)"
+            " VALUES (%s, %s, %s, %s, %s, -60, TRUE, 'leave')",
+            (member_id, GUILD, C1, at(5), at(4)),
+        )
+    assert warehouse_conn.execute(TABLE_DEFINITION).fetchone() == before
