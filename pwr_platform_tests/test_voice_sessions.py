@@ -295,7 +295,8 @@ SELECT (SELECT array_agg(indexdef ORDER BY indexname) FROM pg_indexes
         WHERE schemaname = 'pwr_core' AND tablename = 'voice_sessions'),
        (SELECT array_agg(conname || ' ' || pg_get_constraintdef(oid) ORDER BY conname) FROM pg_constraint
         WHERE conrelid = 'pwr_core.voice_sessions'::regclass),
-       (SELECT seqcache FROM pg_sequence WHERE seqrelid = 'pwr_core.voice_sessions_session_id_seq'::regclass)
+       (SELECT seqcache FROM pg_sequence
+        WHERE seqrelid = pg_get_serial_sequence('pwr_core.voice_sessions', 'session_id')::regclass)
 """
 
 

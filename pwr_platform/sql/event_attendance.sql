@@ -13,7 +13,8 @@
 --                   to whole seconds before the sum.
 --   joined_on_time  first_join_ts <= scheduled_start_ts + PWR_ON_TIME_GRACE_MINUTES.
 -- Sessions are capped at PWR_MAX_SESSION_HOURS, so the ones reaching the window start in
--- [window start - cap, window end): the (start, channel) index finds them, checking the channel inside the index.
+-- [window start - cap, window end): the (start, channel) index finds them, and checks the
+-- channel inside the index.
 -- The partition is replaced whole (delete, insert) in one transaction, so re-running it gives
 -- the same rows. Events not (or no longer) completed get no rows.
 
