@@ -43,6 +43,12 @@ class PwrSettings(BaseSettings):
         gt=0,
         description="Consecutive collector heartbeats further apart than this mean the collector was down.",
     )
+    rebuild_connections: int = Field(
+        default=2,
+        ge=1,
+        description="Connections a full rebuild of the voice sessions builds slices in at once "
+        "(about the database server's cores).",
+    )
     on_time_grace_minutes: int = Field(default=10, ge=0, description="Grace after scheduled start.")
     late_days: int = Field(default=3, ge=1, description="Daily partitions re-run each night for late events.")
     partitions_start: date = Field(

@@ -221,3 +221,33 @@ def test_members_discord_user_id_unique(warehouse_conn: psycopg.Connection) -> N
         warehouse_conn.execute(
             "INSERT INTO pwr_core.members (discord_user_id, first_seen_ts) VALUES (7, now())"
         )
+
+
+def test_voice_sessions_is_partitioned_by_id_ranges_and_0007_goes_back_and_forth_with_its_rows(
+    empty_database_url: str,
+) -> None:
+    from pwr_platform_tests.voice_data import Voice, at, insert_voice, refresh, stored_sessions
+
+    migrate.upgrade(empty_database_url)
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        key = "SELECT pg_get_partkeydef('pwr_core.voice_sessions'::regclass)"
+        assert conn.execute(key).fetchone() == ("RANGE (session_id)",)
+        insert_voice(
+            conn, [Voice(1, "join", at(0), 10), Voice(1, "leave", at(5), 10), Voice(2, "join", at(1), 10)]
+        )
+        refresh(empty_database_url)
+        sessions = stored_sessions(conn)
+        assert len(sessions) == 2
+    migrate.downgrade(empty_database_url, "0006_sessions_start_channel")
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT relkind FROM pg_class WHERE oid = 'pwr_core.voice_sessions'::regclass"
+        ).fetchone() == ("r",)
+        assert stored_sessions(conn) == sessions
+    migrate.upgrade(empty_database_url)
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        assert stored_sessions(conn) == sessions
+        assert conn.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'pwr_core.voice_sessions'::regclass"
+        ).fetchall() == [("voice_sessions_from_min", "FOR VALUES FROM (MINVALUE) TO (MAXVALUE)")]

@@ -8,6 +8,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from pwr_platform.transforms import session_rebuild
+from pwr_platform.transforms.members import refresh_members
 from pwr_platform.transforms.sessionizer import refresh_voice_sessions
 from pwr_platform_tests.voice_data import (
     GUILD,
@@ -291,44 +293,173 @@ def test_two_runs_at_once_serialize(warehouse_conn, warehouse_url):
 
 
 TABLE_DEFINITION = """
-SELECT (SELECT array_agg(indexdef ORDER BY indexname) FROM pg_indexes
+SELECT 'pwr_core.voice_sessions'::regclass::oid,
+       (SELECT array_agg(indexdef ORDER BY indexname) FROM pg_indexes
         WHERE schemaname = 'pwr_core' AND tablename = 'voice_sessions'),
        (SELECT array_agg(conname || ' ' || pg_get_constraintdef(oid) ORDER BY conname) FROM pg_constraint
         WHERE conrelid = 'pwr_core.voice_sessions'::regclass),
-       (SELECT seqcache FROM pg_sequence
-        WHERE seqrelid = pg_get_serial_sequence('pwr_core.voice_sessions', 'session_id')::regclass)
+       pg_get_serial_sequence('pwr_core.voice_sessions', 'session_id'),
+       (SELECT relacl::text FROM pg_class WHERE oid = 'pwr_core.voice_sessions'::regclass),
+       obj_description('pwr_core.voice_sessions'::regclass, 'pg_class')
+"""
+
+PARTITIONS = """
+SELECT c.relname, pg_get_expr(c.relpartbound, c.oid),
+       (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid),
+       (SELECT array_agg(conname ORDER BY conname) FROM pg_constraint WHERE conrelid = c.oid)
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'pwr_core.voice_sessions'::regclass ORDER BY c.relname
+"""
+
+UNATTACHED = """
+SELECT relname FROM pg_class WHERE relname LIKE 'voice_sessions_from_%' AND relkind = 'r' AND NOT relispartition
 """
 
 
-def test_a_full_rebuild_restores_every_index_constraint_and_the_sequence_setting(
-    warehouse_conn, warehouse_url
+def several_users(conn) -> None:
+    """Five users in two guilds: rejoins, moves, caps, an open session, stray leaves, a gap."""
+    events = []
+    for k, user in enumerate([A, B, 1003, 1004, 1005]):
+        guild = GUILD if k < 3 else GUILD + 1
+        events += [
+            Voice(user, "leave", at(k), C1, guild=guild),  # stray
+            Voice(user, "join", at(10 + k), C1, guild=guild),
+            Voice(user, "move", at(20 + k), C2, guild=guild, from_channel=C1),
+            Voice(user, "join", at(30 + k), C3, guild=guild),
+            Voice(user, "leave", at(40 + k), C3, guild=guild),
+            Voice(user, "leave", at(41 + k), C3, guild=guild),  # stray
+            Voice(user, "join", at(hours=20 + k), C1, guild=guild),  # capped at 12 h
+            Voice(user, "join", at(hours=40), C2, guild=guild),  # still open
+        ]
+    insert_voice(conn, events)
+    # one collector outage in the first guild, from minute 15 to 35
+    insert_heartbeats(conn, [at(m) for m in range(0, 16)] + [at(m) for m in range(35, 60)])
+
+
+def test_a_full_rebuild_swaps_partitions_and_keeps_the_table_its_rules_grants_and_comment(
+    warehouse_conn, warehouse_url, monkeypatch
 ):
+    monkeypatch.setattr(session_rebuild, "MIN_RAW_EVENTS_PER_SLICE", 0)
     before = warehouse_conn.execute(TABLE_DEFINITION).fetchone()
-    assert "voice_sessions_start_channel" in " ".join(before[0]) and before[2] == 1
-    insert_voice(warehouse_conn, [Voice(A, "join", at(0), C1), Voice(A, "leave", at(5), C1)])
-    assert refresh(warehouse_url, full=True).mode == "full"
+    assert "voice_sessions_start_channel" in " ".join(before[1]) and "pwr_reader=r/" in before[4]
+    (old_partition,) = warehouse_conn.execute(PARTITIONS).fetchall()
+    assert old_partition[1] == "FOR VALUES FROM (MINVALUE) TO (MAXVALUE)"
+    several_users(warehouse_conn)
+    result = refresh(warehouse_url, full=True, connections=3)
+    assert result.mode == "full" and result.sessions_written == 25
+
     assert warehouse_conn.execute(TABLE_DEFINITION).fetchone() == before
+    partitions = warehouse_conn.execute(PARTITIONS).fetchall()
+    assert len(partitions) == 3 and old_partition[0] not in [p[0] for p in partitions]
+    parent_constraints = {c.split(" ")[0] for c in before[2]} - {"voice_sessions_pkey"}
+    for name, _bound, index_count, constraints in partitions:
+        assert name.startswith("voice_sessions_from_")
+        assert index_count == 4  # primary key, (member, guild, start), (start, channel), open
+        assert constraints == sorted(parent_constraints | {f"{name}_pkey"})
+    assert warehouse_conn.execute(UNATTACHED).fetchall() == []
+    # later sessions get ids after the last slice's, so they land in its partition
+    insert_voice(warehouse_conn, [Voice(A, "leave", at(hours=41), C2)])
+    assert refresh(warehouse_url).mode == "incremental"
+    assert sessions_of(warehouse_conn)[-1] == (C2, at(hours=40), at(hours=41), 3600, "leave")
+    last_partition = partitions[-1][0]
+    assert warehouse_conn.execute(
+        "SELECT count(*) FROM pwr_core.voice_sessions s JOIN pg_class c ON c.oid = s.tableoid"
+        " WHERE c.relname = %s AND s.session_end_ts = %s",
+        (last_partition, at(hours=41)),
+    ).fetchone() == (1,)
+
+
+@pytest.mark.parametrize("connections", [2, 3])
+def test_a_full_rebuild_in_several_connections_equals_one_connection(
+    warehouse_conn, warehouse_url, monkeypatch, connections
+):
+    several_users(warehouse_conn)
+    one = refresh(warehouse_url, full=True, connections=1)
+    sessions = stored_sessions(warehouse_conn)
+    gaps = warehouse_conn.execute("SELECT * FROM pwr_core.collector_gaps ORDER BY 1, 2").fetchall()
+    assert len(warehouse_conn.execute(PARTITIONS).fetchall()) == 1
+    assert one.ignored_leaves == 10 and gaps and any(s[7] == "collector_gap" for s in sessions)
+
+    monkeypatch.setattr(session_rebuild, "MIN_RAW_EVENTS_PER_SLICE", 0)
+    several = refresh(warehouse_url, full=True, connections=connections)
+    assert len(warehouse_conn.execute(PARTITIONS).fetchall()) == connections
+    assert stored_sessions(warehouse_conn) == sessions
+    assert warehouse_conn.execute("SELECT * FROM pwr_core.collector_gaps ORDER BY 1, 2").fetchall() == gaps
+    assert several.sessions_deleted == len(sessions)
+    for field in ("sessions_written", "ignored_leaves", "users_recomputed", "collector_gaps_changed"):
+        assert getattr(several, field) == getattr(one, field), field
+
+
+def test_a_killed_slice_leaves_the_previous_sessions_and_no_half_built_table(
+    warehouse_conn, warehouse_url, monkeypatch
+):
+    monkeypatch.setattr(session_rebuild, "MIN_RAW_EVENTS_PER_SLICE", 0)
+    several_users(warehouse_conn)
+    refresh(warehouse_url)
+    before = (
+        stored_sessions(warehouse_conn),
+        warehouse_conn.execute(PARTITIONS).fetchall(),
+        warehouse_conn.execute("SELECT read_snapshot::text FROM pwr_core.transform_watermarks").fetchall(),
+    )
+    failures = []
+
+    def rebuild():
+        with psycopg.connect(warehouse_url) as conn:
+            try:
+                refresh_voice_sessions(
+                    conn, max_session_hours=12, collector_gap_minutes=3, full=True, rebuild_connections=2
+                )
+            except psycopg.Error as error:
+                failures.append(error)
+
+    # the slices wait for this lock when they add their foreign key to members: kill one there
+    with psycopg.connect(warehouse_url) as blocker:
+        blocker.execute("LOCK TABLE pwr_core.members IN EXCLUSIVE MODE")
+        run = threading.Thread(target=rebuild)
+        run.start()
+        waiting = []
+        for _ in range(200):
+            waiting = warehouse_conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'ALTER TABLE%%FOREIGN KEY%%'"
+            ).fetchall()
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        assert waiting, "no slice reached its foreign key"
+        warehouse_conn.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+    run.join(timeout=60)
+    assert not run.is_alive() and len(failures) == 1
+    assert (
+        stored_sessions(warehouse_conn),
+        warehouse_conn.execute(PARTITIONS).fetchall(),
+        warehouse_conn.execute("SELECT read_snapshot::text FROM pwr_core.transform_watermarks").fetchall(),
+    ) == before
+    assert warehouse_conn.execute(UNATTACHED).fetchall() == []
+    assert refresh(warehouse_url, full=True, connections=2).sessions_written == 25
+    assert stored_sessions(warehouse_conn) == before[0]
+
+
+def test_a_full_rebuild_drops_tables_an_interrupted_one_left_behind(warehouse_conn, warehouse_url):
+    warehouse_conn.execute(
+        "CREATE TABLE pwr_core.voice_sessions_from_999 (LIKE pwr_core.voice_sessions);"
+        "ALTER TABLE pwr_core.voice_sessions_from_999"
+        " ADD FOREIGN KEY (member_id) REFERENCES pwr_core.members (member_id)"
+    )
+    insert_voice(warehouse_conn, [Voice(A, "join", at(0), C1), Voice(A, "leave", at(5), C1)])
+    logged = []
+    with psycopg.connect(warehouse_url) as conn:
+        refresh_members(conn)
+        refresh_voice_sessions(
+            conn, max_session_hours=12, collector_gap_minutes=3, full=True, log=logged.append
+        )
+    assert warehouse_conn.execute(UNATTACHED).fetchall() == []
+    assert any("voice_sessions_from_999" in line for line in logged)
     assert sessions_of(warehouse_conn) == [(C1, at(0), at(5), 300, "leave")]
 
 
-def test_the_bulk_load_still_enforces_the_checks_when_they_are_added_back(warehouse_conn, warehouse_url):
-    from pwr_platform.transforms.sessionizer import bulk_load
-
-    insert_voice(warehouse_conn, [Voice(A, "join", at(0), C1)])
-    refresh(warehouse_url)
-    member_id = warehouse_conn.execute("SELECT member_id FROM pwr_core.voice_sessions").fetchone()[0]
-    before = warehouse_conn.execute(TABLE_DEFINITION).fetchone()
-    with (
-        psycopg.connect(warehouse_url) as conn,
-        pytest.raises(psycopg.errors.CheckViolation),
-        conn.transaction(),
-        bulk_load(conn, "pwr_core", "voice_sessions"),
-    ):
-        # an end before the start: accepted while the checks are off, refused when they return
-        conn.execute(
-            "INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id,"
-            " session_start_ts, session_end_ts, duration_seconds, is_completed, close_reason)"
-            " VALUES (%s, %s, %s, %s, %s, -60, TRUE, 'leave')",
-            (member_id, GUILD, C1, at(5), at(4)),
-        )
-    assert warehouse_conn.execute(TABLE_DEFINITION).fetchone() == before
+def test_full_rebuilds_without_any_session_one_after_another(warehouse_conn, warehouse_url):
+    # an empty slice still names its partition after its first id: the next rebuild must not reuse it
+    for _ in range(3):
+        assert refresh(warehouse_url, full=True).sessions_written == 0
+    assert len(warehouse_conn.execute(PARTITIONS).fetchall()) == 1

@@ -3,7 +3,8 @@
 Random joins, leaves and moves for a few users and channels, with duplicates, out-of-order and
 late arrivals (the stream is stored shuffled, in random chunks, with an incremental run after each
 chunk) and collector heartbeats with gaps (also arriving late). After the last chunk the
-incrementally maintained sessions must equal a full rebuild from raw, and both must equal an
+incrementally maintained sessions must equal a full rebuild from raw (cut into 1–3 slices built in
+as many connections), and both must equal an
 independent event-by-event model of the rules; sessions never overlap and every duration is the
 rounded time between its start and end.
 """
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pwr_platform.transforms import session_rebuild
 from pwr_platform_tests.voice_data import (
     GUILD,
     T0,
@@ -82,9 +84,12 @@ def conn(warehouse_url: str):
     data=st.data(),
 )
 def test_incremental_in_any_chunking_equals_full_rebuild_and_the_model(
-    conn, warehouse_url, events, beats, data
+    conn, warehouse_url, monkeypatch, events, beats, data
 ) -> None:
     reset(conn)
+    # the full rebuild below cuts even these few users into as many slices as it has connections
+    monkeypatch.setattr(session_rebuild, "MIN_RAW_EVENTS_PER_SLICE", 0)
+    connections = data.draw(st.integers(1, 3), label="rebuild connections")
     # duplicates: re-send some events (first stored copy wins)
     events = events + data.draw(st.lists(st.sampled_from(events), max_size=5) if events else st.just([]))
     stored_order = data.draw(st.permutations(events))  # out-of-order arrival
@@ -112,7 +117,7 @@ def test_incremental_in_any_chunking_equals_full_rebuild_and_the_model(
     expected, ignored = model_sessions(stored_events, {GUILD: beats}, cap_hours=CAP_HOURS)
     assert incremental == expected
 
-    result = refresh(warehouse_url, full=True, cap_hours=CAP_HOURS)
+    result = refresh(warehouse_url, full=True, cap_hours=CAP_HOURS, connections=connections)
     assert result.mode == "full"
     assert stored_sessions(conn) == incremental
     assert result.ignored_leaves == ignored

@@ -70,12 +70,16 @@ def insert_heartbeats(
         )
 
 
-def refresh(url: str, *, full: bool = False, cap_hours: int = 12, gap_minutes: int = 3):
+def refresh(url: str, *, full: bool = False, cap_hours: int = 12, gap_minutes: int = 3, connections: int = 1):
     """members then voice_sessions, each in its own transaction, as the every-minute job does."""
     with psycopg.connect(url) as conn:
         refresh_members(conn, full=full)
         return refresh_voice_sessions(
-            conn, max_session_hours=cap_hours, collector_gap_minutes=gap_minutes, full=full
+            conn,
+            max_session_hours=cap_hours,
+            collector_gap_minutes=gap_minutes,
+            full=full,
+            rebuild_connections=connections,
         )
 
 

@@ -38,7 +38,9 @@ class SessionizerConfig(Config):
         "Continuous stays of one member in one voice channel (ARCHITECTURE.md rules 1–5). Incremental: "
         "only users with raw events committed since the previous run are recomputed, from their last "
         "event before the earliest new one; sessions end at the next event, at PWR_MAX_SESSION_HOURS "
-        "(timeout) or at a collector gap. One transaction per run. Driven every minute by the "
+        "(timeout) or at a collector gap. One transaction per run; a full rebuild builds slices of users in "
+        "PWR_REBUILD_CONNECTIONS connections at once and swaps them in as the table's partitions in that "
+        "transaction. Driven every minute by the "
         "core_refresh_sensor when new raw data arrived; materialize with full_rebuild=true to rebuild."
     ),
 )
@@ -52,6 +54,7 @@ def voice_sessions(
             max_session_hours=settings.max_session_hours,
             collector_gap_minutes=settings.collector_gap_minutes,
             full=config.full_rebuild,
+            rebuild_connections=settings.rebuild_connections,
             log=context.log.info,
         )
     return MaterializeResult(metadata=result.as_metadata())
