@@ -14,7 +14,8 @@ detaches and drops the old partitions of ``voice_sessions`` (range-partitioned b
 migration 0007) and attaches the new tables in their place (their checks, keys and indexes match
 the parent's, so attaching reads no rows), replaces the collector gaps and stores the watermark.
 Readers see the old sessions or the new ones, never a mix; a run killed at any point leaves the
-previous state, and the tables it left half-built are dropped by the next full rebuild.
+previous state. The tables of a failed run are dropped right after it rolled back
+(clean_up_after_failure), or else by the next full rebuild (drop_unattached_tables).
 """
 
 from __future__ import annotations
@@ -305,7 +306,7 @@ def _build_slice(
         )
     )
 
-    # the sessions, the slice's raw count and the collector gaps, all under the run's snapshot
+    # the sessions and the collector gaps, both under the run's snapshot
     conn.autocommit = False
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
