@@ -27,6 +27,20 @@
 -- statements on slices of users, each in its own connection under the run's exported snapshot,
 -- into new tables ({target}) that the run's transaction then swaps in as the partitions.
 
+-- name: temp_tables
+-- The run's working tables (dropped at its commit).
+CREATE TEMP TABLE _new_voice_events (discord_guild_id BIGINT, discord_user_id BIGINT,
+                                     first_new_ts TIMESTAMPTZ, new_rows BIGINT) ON COMMIT DROP;
+CREATE TEMP TABLE _gap_regions (discord_guild_id BIGINT, region_lo TIMESTAMPTZ, region_hi TIMESTAMPTZ) ON COMMIT DROP;
+CREATE TEMP TABLE _recomputed_gaps (discord_guild_id BIGINT, gap_start_ts TIMESTAMPTZ, gap_end_ts TIMESTAMPTZ) ON COMMIT DROP;
+CREATE TEMP TABLE _gap_changes (discord_guild_id BIGINT, gap_start_ts TIMESTAMPTZ) ON COMMIT DROP;
+CREATE TEMP TABLE _affected (discord_guild_id BIGINT, discord_user_id BIGINT, recompute_from TIMESTAMPTZ, member_id BIGINT,
+                             PRIMARY KEY (discord_guild_id, discord_user_id)) ON COMMIT DROP;
+CREATE TEMP TABLE _guild_clock (discord_guild_id BIGINT PRIMARY KEY, newest_ts TIMESTAMPTZ, cap INTERVAL) ON COMMIT DROP;
+CREATE TEMP TABLE _old_sessions (member_id BIGINT, discord_guild_id BIGINT, discord_channel_id BIGINT,
+                                 session_start_ts TIMESTAMPTZ, session_end_ts TIMESTAMPTZ, close_reason TEXT) ON COMMIT DROP;
+CREATE TEMP TABLE _new_sessions (LIKE _old_sessions) ON COMMIT DROP;
+
 -- name: new_voice_events
 -- Rows the previous run's snapshot could not see are exactly the rows committed since
 -- (pwr_raw.*_since, migration 0004: two index lookups on ingest_xid, whatever the history).

@@ -201,7 +201,7 @@ def _predecessor(key: tuple[int, int]) -> tuple[int, int]:
 
 def sibling_conninfo(conn: psycopg.Connection) -> str:
     """The connection string of ``conn`` (its password included) for the slices' connections."""
-    return make_conninfo(conn.info.dsn, password=conn.info.password) if conn.info.password else conn.info.dsn
+    return make_conninfo(conn.info.dsn, password=conn.info.password)  # None: left out
 
 
 def build_slices(
@@ -316,14 +316,7 @@ def _build_slice(
     conn.execute("SET LOCAL enable_nestloop = off")
     for name, value in settings.items():  # for the session: the gap closing runs after the commit
         conn.execute("SELECT set_config(%s, %s, false)", (f"pwr.{name}", str(value)))
-    conn.execute(
-        "CREATE TEMP TABLE _guild_clock (discord_guild_id BIGINT PRIMARY KEY, newest_ts TIMESTAMPTZ,"
-        " cap INTERVAL) ON COMMIT DROP;"
-        "CREATE TEMP TABLE _gap_regions (discord_guild_id BIGINT, region_lo TIMESTAMPTZ,"
-        " region_hi TIMESTAMPTZ) ON COMMIT DROP;"
-        "CREATE TEMP TABLE _recomputed_gaps (discord_guild_id BIGINT, gap_start_ts TIMESTAMPTZ,"
-        " gap_end_ts TIMESTAMPTZ)"
-    )
+    conn.execute(stmts["temp_tables"])
     conn.execute(stmts["guild_clock_full"])
     written = conn.execute(
         stmts["insert_sessions"].format(ordered_events=stmts["ordered_events_full"], target=target),
@@ -331,6 +324,8 @@ def _build_slice(
     ).rowcount
     conn.execute(stmts["all_heartbeat_regions"])
     conn.execute(stmts["recompute_gaps"])
+    # kept past the commit (the working tables go with it) for the gap closing after the indexes
+    conn.execute("CREATE TEMP TABLE _slice_gaps AS TABLE _recomputed_gaps")
     conn.commit()
     conn.autocommit = True
     loaded = time.perf_counter()
@@ -353,9 +348,7 @@ def _build_slice(
             + sql.SQL(method)
         )
     _add_constraints(conn, table, definition.foreign_keys)
-    conn.execute(
-        stmts["close_at_gaps"].format(sessions=target, gaps="_recomputed_gaps"), {"since": "-infinity"}
-    )
+    conn.execute(stmts["close_at_gaps"].format(sessions=target, gaps="_slice_gaps"), {"since": "-infinity"})
     closed_by_leave = conn.execute(stmts["sessions_closed_by_leave"].format(target=target)).fetchone()[0]
     users = conn.execute(stmts["users_with_sessions_all"].format(target=target)).fetchone()[0]
     max_id = conn.execute(sql.SQL("SELECT max(session_id) FROM {}").format(table)).fetchone()[0]

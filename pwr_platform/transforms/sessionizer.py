@@ -25,20 +25,6 @@ TRANSFORM = "voice_sessions"
 SESSIONS = "pwr_core.voice_sessions"
 MAX_ATTEMPTS = 3
 
-TEMP_TABLES = """
-CREATE TEMP TABLE _new_voice_events (discord_guild_id BIGINT, discord_user_id BIGINT,
-                                     first_new_ts TIMESTAMPTZ, new_rows BIGINT) ON COMMIT DROP;
-CREATE TEMP TABLE _gap_regions (discord_guild_id BIGINT, region_lo TIMESTAMPTZ, region_hi TIMESTAMPTZ) ON COMMIT DROP;
-CREATE TEMP TABLE _recomputed_gaps (discord_guild_id BIGINT, gap_start_ts TIMESTAMPTZ, gap_end_ts TIMESTAMPTZ) ON COMMIT DROP;
-CREATE TEMP TABLE _gap_changes (discord_guild_id BIGINT, gap_start_ts TIMESTAMPTZ) ON COMMIT DROP;
-CREATE TEMP TABLE _affected (discord_guild_id BIGINT, discord_user_id BIGINT, recompute_from TIMESTAMPTZ, member_id BIGINT,
-                             PRIMARY KEY (discord_guild_id, discord_user_id)) ON COMMIT DROP;
-CREATE TEMP TABLE _guild_clock (discord_guild_id BIGINT PRIMARY KEY, newest_ts TIMESTAMPTZ, cap INTERVAL) ON COMMIT DROP;
-CREATE TEMP TABLE _old_sessions (member_id BIGINT, discord_guild_id BIGINT, discord_channel_id BIGINT,
-                                 session_start_ts TIMESTAMPTZ, session_end_ts TIMESTAMPTZ, close_reason TEXT) ON COMMIT DROP;
-CREATE TEMP TABLE _new_sessions (LIKE _old_sessions) ON COMMIT DROP;
-"""
-
 
 @dataclass
 class SessionizerResult:
@@ -122,7 +108,7 @@ def _run_once(
                 "SELECT set_config('pwr.collector_gap_minutes', %s, true)",
                 (str(params["collector_gap_minutes"]),),
             )
-            conn.execute(TEMP_TABLES)
+            conn.execute(stmts["temp_tables"])
 
             def run(name: str, args: dict | None = None, **fmt: str) -> int:
                 sql = stmts[name].format(**fmt) if fmt else stmts[name]
