@@ -40,6 +40,8 @@ CREATE TEMP TABLE _guild_clock (discord_guild_id BIGINT PRIMARY KEY, newest_ts T
 CREATE TEMP TABLE _old_sessions (member_id BIGINT, discord_guild_id BIGINT, discord_channel_id BIGINT,
                                  session_start_ts TIMESTAMPTZ, session_end_ts TIMESTAMPTZ, close_reason TEXT) ON COMMIT DROP;
 CREATE TEMP TABLE _new_sessions (LIKE _old_sessions) ON COMMIT DROP;
+CREATE TEMP TABLE _changed_sessions (LIKE _old_sessions) ON COMMIT DROP;
+CREATE TEMP TABLE _changed_days (local_day DATE PRIMARY KEY) ON COMMIT DROP;
 
 -- name: new_voice_events
 -- Rows the previous run's snapshot could not see are exactly the rows committed since
@@ -303,14 +305,16 @@ JOIN pwr_core.voice_sessions s
   ON s.member_id = a.member_id AND s.discord_guild_id = a.discord_guild_id
  AND s.session_start_ts >= a.recompute_from;
 
+-- name: collect_changed_sessions
+-- The sessions that really changed: replaced ones that were not rebuilt identically, and new ones.
+INSERT INTO _changed_sessions
+(SELECT * FROM _old_sessions EXCEPT ALL SELECT * FROM _new_sessions)
+UNION ALL
+(SELECT * FROM _new_sessions EXCEPT ALL SELECT * FROM _old_sessions);
+
 -- name: flag_events_with_changed_sessions
 -- Attendance of a completed event is recomputed whenever sessions overlapping its window change:
 -- stamp those events so the attendance sensor requests their partitions again.
-WITH changed AS (
-    (SELECT * FROM _old_sessions EXCEPT ALL SELECT * FROM _new_sessions)
-    UNION ALL
-    (SELECT * FROM _new_sessions EXCEPT ALL SELECT * FROM _old_sessions)
-)
 UPDATE pwr_core.events e
 SET changed_xid = pg_current_xact_id()
 FROM pwr_core.event_windows w
@@ -318,7 +322,7 @@ WHERE w.event_id = e.event_id
   AND e.status = 'completed'
   AND EXISTS (
       SELECT 1
-      FROM changed c
+      FROM _changed_sessions c
       JOIN pwr_core.event_channels ec ON ec.discord_channel_id = c.discord_channel_id
       WHERE ec.event_id = e.event_id
         AND (e.discord_guild_id IS NULL OR e.discord_guild_id = c.discord_guild_id)
@@ -328,6 +332,41 @@ WHERE w.event_id = e.event_id
 
 -- name: flag_all_completed_events
 UPDATE pwr_core.events SET changed_xid = pg_current_xact_id() WHERE status = 'completed';
+
+-- name: changed_days_incremental
+-- Late data reaches the aggregates however late it is: every local day (pwr.timezone) touched
+-- by a session that changed (an open session touches its start day; a session ending exactly at
+-- midnight does not touch the next day).
+INSERT INTO _changed_days (local_day)
+SELECT DISTINCT day::date
+FROM _changed_sessions c,
+     generate_series(
+         date_trunc('day', c.session_start_ts AT TIME ZONE current_setting('pwr.timezone')),
+         date_trunc('day', greatest(c.session_start_ts, c.session_end_ts - interval '1 microsecond')
+                           AT TIME ZONE current_setting('pwr.timezone')),
+         interval '1 day') AS day;
+
+-- name: changed_days_full
+-- A full rebuild may change any session: every day from the first session to the last.
+INSERT INTO _changed_days (local_day)
+SELECT day::date
+FROM (SELECT min(session_start_ts) AS lo, max(coalesce(session_end_ts, session_start_ts)) AS hi
+      FROM pwr_core.voice_sessions) span,
+     generate_series(date_trunc('day', span.lo AT TIME ZONE current_setting('pwr.timezone')),
+                     date_trunc('day', span.hi AT TIME ZONE current_setting('pwr.timezone')),
+                     interval '1 day') AS day
+WHERE span.lo IS NOT NULL;
+
+-- name: mark_stale_days
+-- The changed days are marked stale for each aggregate built from sessions (%(aggregates)s), in this transaction;
+-- the aggregates sensor requests exactly those partitions. A day marked again while an aggregate
+-- runs gets a new marked_xid, so the run does not consume the newer mark.
+INSERT INTO pwr_core.stale_aggregate_days AS s (aggregate, local_day)
+SELECT a.aggregate, d.local_day
+FROM _changed_days d
+CROSS JOIN unnest(%(aggregates)s::text[]) AS a (aggregate)
+ON CONFLICT (aggregate, local_day) DO UPDATE
+    SET marked_xid = pg_current_xact_id(), marked_at = now();
 
 -- name: ignored_leaves
 -- Rule 3's count: each leave that closes something closes exactly one session (ending at the

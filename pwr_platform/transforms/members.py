@@ -54,7 +54,7 @@ def _run_once(conn: psycopg.Connection, *, full: bool, log) -> MembersResult:
     stmts = sql_statements("members")
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     with conn.transaction():
-        previous = watermark.begin_incremental(conn, TRANSFORM, "pwr_core.members")
+        previous = watermark.begin_incremental(conn, TRANSFORM, "pwr_core.members", log)
         full = full or previous is None
         conn.execute("SET LOCAL jit = off")
         conn.execute(TEMP_TABLE)

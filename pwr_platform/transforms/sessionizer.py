@@ -18,12 +18,20 @@ from dataclasses import asdict, dataclass
 
 import psycopg
 
+from pwr_platform.settings import get_settings
 from pwr_platform.transforms import members, session_rebuild, watermark
 from pwr_platform.transforms.sqlfile import sql_statements
 
 TRANSFORM = "voice_sessions"
 SESSIONS = "pwr_core.voice_sessions"
 MAX_ATTEMPTS = 3
+# The aggregates built from sessions, each told which days changed (sql: mark_stale_days).
+STALE_DAY_AGGREGATES = (
+    "member_voice_daily",
+    "voice_heatmap",
+    "member_engagement_weekly",
+    "member_monthly_status",
+)
 
 
 @dataclass
@@ -39,6 +47,7 @@ class SessionizerResult:
     sessions_closed_by_timeout_now: int
     ignored_leaves: int
     events_flagged_for_attendance: int
+    days_marked_for_aggregates: int
     read_snapshot: str
     seconds: float
 
@@ -63,6 +72,7 @@ def refresh_voice_sessions(
     collector_gap_minutes: int,
     full: bool = False,
     rebuild_connections: int = 1,
+    timezone: str | None = None,
     log=None,
 ) -> SessionizerResult:
     """Bring ``pwr_core.voice_sessions`` up to date with raw (one transaction per attempt).
@@ -71,12 +81,14 @@ def refresh_voice_sessions(
     added first (in their own small transaction) so a session never lacks its member. A
     serialization failure (a concurrent writer touched the same member rows) is retried.
     ``rebuild_connections``: how many connections a full rebuild may build slices in at once
-    (PWR_REBUILD_CONNECTIONS; about the database server's cores).
+    (PWR_REBUILD_CONNECTIONS; about the database server's cores). ``timezone``: the reporting
+    time zone whose days are marked stale for the aggregates (default PWR_TIMEZONE).
     """
     params = parameters(max_session_hours, collector_gap_minutes)
+    timezone = timezone or get_settings().timezone
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _run_once(conn, params, full=full, connections=rebuild_connections, log=log)
+            return _run_once(conn, params, timezone, full=full, connections=rebuild_connections, log=log)
         except MissingMembers as missing:
             if log:
                 log(f"adding {len(missing.user_ids)} new users to pwr_core.members first")
@@ -90,14 +102,14 @@ def refresh_voice_sessions(
 
 
 def _run_once(
-    conn: psycopg.Connection, params: dict, *, full: bool, connections: int, log
+    conn: psycopg.Connection, params: dict, timezone: str, *, full: bool, connections: int, log
 ) -> SessionizerResult:
     started = time.perf_counter()
     stmts = sql_statements("voice_sessions")
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         with conn.transaction():
-            previous = watermark.begin_incremental(conn, TRANSFORM, "pwr_core.voice_sessions")
+            previous = watermark.begin_incremental(conn, TRANSFORM, "pwr_core.voice_sessions", log)
             if previous is None or previous.parameters != params:
                 full = True
             conn.execute("SET LOCAL jit = off")
@@ -108,6 +120,7 @@ def _run_once(
                 "SELECT set_config('pwr.collector_gap_minutes', %s, true)",
                 (str(params["collector_gap_minutes"]),),
             )
+            conn.execute("SELECT set_config('pwr.timezone', %s, true)", (timezone,))
             conn.execute(stmts["temp_tables"])
 
             def run(name: str, args: dict | None = None, **fmt: str) -> int:
@@ -118,6 +131,9 @@ def _run_once(
                 result = _full(conn, stmts, run, params, connections, log)
             else:
                 result = _incremental(conn, stmts, run, previous.snapshot)
+            run("changed_days_full" if full else "changed_days_incremental")
+            marked = run("mark_stale_days", {"aggregates": list(STALE_DAY_AGGREGATES)})
+            result["days_marked_for_aggregates"] = marked // len(STALE_DAY_AGGREGATES)
             snapshot = watermark.store(conn, TRANSFORM, params)
     except BaseException:
         if full:
@@ -203,6 +219,7 @@ def _incremental(conn, stmts, run, prev_snapshot: str) -> dict:
         run("close_at_gaps", {"since": since}, sessions=SESSIONS, gaps="pwr_core.collector_gaps")
     timed_out = run("close_timed_out")
     run("new_sessions_of_affected")
+    run("collect_changed_sessions")
     flagged = run("flag_events_with_changed_sessions")
     ignored = conn.execute(stmts["ignored_leaves"]).fetchone()[0] if users else 0
     return dict(

@@ -7,6 +7,12 @@ snapshot it read (``pg_current_snapshot()``) in ``pwr_core.transform_watermarks`
 reads exactly the rows that snapshot could not see: ``ingest_xid >= xmax`` or ``ingest_xid`` in
 its list of then-running transactions (two index lookups). The run itself is one REPEATABLE READ
 transaction, so what it reads and the snapshot it stores are the same.
+
+Transaction ids belong to one PostgreSQL cluster. After a restore into a freshly initialised
+server (or a move to managed PostgreSQL) a stored snapshot describes another cluster's counter:
+new rows would look "already seen" and the transforms would freeze without an error. So each
+watermark also records the cluster's system identifier, and one from another cluster or whose
+xmax is ahead of the current snapshot's is not used: the run rebuilds in full and logs why.
 """
 
 from __future__ import annotations
@@ -20,35 +26,70 @@ import psycopg
 EMPTY_SNAPSHOT = "1:1:"
 
 
+CLUSTER_IDENTIFIER = "(SELECT system_identifier FROM pg_control_system())"
+
+
 @dataclass(frozen=True)
 class Watermark:
     snapshot: str
     parameters: dict
 
 
-def begin_incremental(conn: psycopg.Connection, transform_name: str, lock_table: str) -> Watermark | None:
+def snapshot_xmax(snapshot: str) -> int:
+    """The xmax of a ``pg_snapshot`` in its text form ``xmin:xmax:xip,…``."""
+    return int(snapshot.split(":")[1])
+
+
+def foreign_reason(
+    stored_snapshot: str, stored_cluster: int | str | None, current_snapshot: str, current_cluster: int | str
+) -> str | None:
+    """Why a stored snapshot cannot be compared with this cluster's transaction ids (None: it can)."""
+    if stored_cluster is not None and str(stored_cluster) != str(current_cluster):
+        return f"it was taken on another PostgreSQL cluster (system identifier {stored_cluster}, this is {current_cluster})"
+    if snapshot_xmax(stored_snapshot) > snapshot_xmax(current_snapshot):
+        return (
+            f"its transaction ids are ahead of this server's (xmax {snapshot_xmax(stored_snapshot)} > "
+            f"{snapshot_xmax(current_snapshot)}): restored from another cluster"
+        )
+    return None
+
+
+def begin_incremental(
+    conn: psycopg.Connection, transform_name: str, lock_table: str, log=None
+) -> Watermark | None:
     """Start the run's transaction: lock ``lock_table`` against a concurrent run of the same
     transform (LOCK TABLE takes no snapshot, so the snapshot that follows sees the other run's
-    commit), then read the stored watermark (None on the first run)."""
+    commit), then read the stored watermark. None on the first run, and for a watermark from
+    another cluster or from the future (logged): both mean "rebuild in full"."""
     conn.execute(f"LOCK TABLE {lock_table} IN SHARE ROW EXCLUSIVE MODE")
     row = conn.execute(
-        "SELECT read_snapshot::text, parameters FROM pwr_core.transform_watermarks WHERE transform_name = %s",
+        f"SELECT read_snapshot::text, parameters, system_identifier, pg_current_snapshot()::text, "
+        f"{CLUSTER_IDENTIFIER} FROM pwr_core.transform_watermarks WHERE transform_name = %s",
         (transform_name,),
     ).fetchone()
-    return Watermark(row[0], row[1]) if row else None
+    if row is None:
+        return None
+    snapshot, params, cluster, current_snapshot, current_cluster = row
+    reason = foreign_reason(snapshot, cluster, current_snapshot, current_cluster)
+    if reason:
+        if log:
+            log(f"{transform_name}: full rebuild because the stored watermark is unusable: {reason}")
+        return None
+    return Watermark(snapshot, params)
 
 
 def store(conn: psycopg.Connection, transform_name: str, parameters: dict) -> str:
     """Record this transaction's snapshot as the transform's watermark; returns it."""
     row = conn.execute(
         """
-        INSERT INTO pwr_core.transform_watermarks (transform_name, read_snapshot, parameters, updated_at)
-        VALUES (%s, pg_current_snapshot(), %s::jsonb, now())
+        INSERT INTO pwr_core.transform_watermarks
+            (transform_name, read_snapshot, parameters, updated_at, system_identifier)
+        VALUES (%s, pg_current_snapshot(), %s::jsonb, now(), {cluster})
         ON CONFLICT (transform_name) DO UPDATE
             SET read_snapshot = excluded.read_snapshot, parameters = excluded.parameters,
-                updated_at = excluded.updated_at
+                updated_at = excluded.updated_at, system_identifier = excluded.system_identifier
         RETURNING read_snapshot::text
-        """,
+        """.format(cluster=CLUSTER_IDENTIFIER),
         (transform_name, json.dumps(parameters, sort_keys=True)),
     ).fetchone()
     return row[0]
