@@ -81,15 +81,15 @@ def begin_incremental(
 def store(conn: psycopg.Connection, transform_name: str, parameters: dict) -> str:
     """Record this transaction's snapshot as the transform's watermark; returns it."""
     row = conn.execute(
-        """
+        f"""
         INSERT INTO pwr_core.transform_watermarks
             (transform_name, read_snapshot, parameters, updated_at, system_identifier)
-        VALUES (%s, pg_current_snapshot(), %s::jsonb, now(), {cluster})
+        VALUES (%s, pg_current_snapshot(), %s::jsonb, now(), {CLUSTER_IDENTIFIER})
         ON CONFLICT (transform_name) DO UPDATE
             SET read_snapshot = excluded.read_snapshot, parameters = excluded.parameters,
                 updated_at = excluded.updated_at, system_identifier = excluded.system_identifier
         RETURNING read_snapshot::text
-        """.format(cluster=CLUSTER_IDENTIFIER),
+        """,
         (transform_name, json.dumps(parameters, sort_keys=True)),
     ).fetchone()
     return row[0]
