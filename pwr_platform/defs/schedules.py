@@ -9,7 +9,7 @@ minute and launches a run only when there is new raw data, and never while one i
 
 from dagster import AssetSelection, define_asset_job
 
-from pwr_platform.defs.agg.automation import AGG_JOBS, AGG_SCHEDULES
+from pwr_platform.defs.agg.automation import AGG_JOBS, AGG_SCHEDULES, RETRIED
 from pwr_platform.defs.keys import EVENTS, MEMBERS, VOICE_EVENTS, VOICE_SESSIONS
 
 core_refresh_job = define_asset_job(
@@ -18,6 +18,7 @@ core_refresh_job = define_asset_job(
     # exactly when the refresh it triggered ran
     selection=AssetSelection.assets(VOICE_EVENTS, MEMBERS, VOICE_SESSIONS, EVENTS),
     description="Observe raw voice events; bring members, voice sessions and events up to date (incremental).",
+    tags=RETRIED,
 )
 
 observe_raw_job = define_asset_job(

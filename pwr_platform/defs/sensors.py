@@ -12,23 +12,19 @@ from dagster import (
 )
 
 from pwr_platform.defs.agg.automation import AGG_SENSORS
+from pwr_platform.defs.agg.late_data import late_data_aggregates_sensor
+from pwr_platform.defs.core.collector_health import collector_health_sensor
 from pwr_platform.defs.keys import EVENT_ATTENDANCE
 from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, event_partitions
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.run_status import ACTIVE
 from pwr_platform.defs.schedules import core_refresh_job
 from pwr_platform.settings import get_settings
 from pwr_platform.transforms.sqlfile import sql_statements
-from pwr_platform.transforms.watermark import EMPTY_SNAPSHOT
+from pwr_platform.transforms.watermark import EMPTY_SNAPSHOT, foreign_reason
 
 # More events changed than this in one tick: one catch-up run over all partitions.
 CATCH_UP_THRESHOLD = 5
-
-ACTIVE = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
 
 
 @sensor(
@@ -60,60 +56,152 @@ def core_refresh_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
     return RunRequest(tags={"pwr/trigger": ",".join(pending)})
 
 
+# Run tags of the attendance runs the sensor requests: which event (or a catch-up over all), and
+# which attempt, so a failed run is retried a bounded number of times.
+ATTENDANCE_TAG = "pwr/asset"
+EVENT_TAG = "pwr/event_id"
+ATTEMPT_TAG = "pwr/attempt"
+MAX_ATTEMPTS = 3
+# How many of the newest attendance runs are read to find the failed ones (a failure older than
+# this many runs was followed by a catch-up or a newer run of that event anyway).
+RECENT_RUNS = 200
+
+
+def encode_cursor(cluster: str, snapshot: str) -> str:
+    return f"{cluster}/{snapshot}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[str | None, str]:
+    """(cluster, snapshot) of a cursor; a bare snapshot (written before clusters were recorded)
+    has no cluster."""
+    if not cursor:
+        return None, EMPTY_SNAPSHOT
+    cluster, _, snapshot = cursor.rpartition("/")
+    return cluster or None, snapshot
+
+
+def _attendance_changes(warehouse: WarehouseResource, snapshot: str) -> tuple[str, str, list, list]:
+    with warehouse.connect() as conn:
+        return conn.execute(
+            sql_statements("core_sensors")["attendance_changes"], {"cursor": snapshot}
+        ).fetchone()
+
+
+def _request(run_key: str, attempt: int, **kwargs) -> RunRequest:
+    tags = {ATTENDANCE_TAG: "event_attendance", ATTEMPT_TAG: str(attempt), **kwargs.pop("tags", {})}
+    return RunRequest(run_key=run_key, asset_selection=[EVENT_ATTENDANCE], tags=tags, **kwargs)
+
+
+def _catch_up(run_key: str, first: str, last: str, attempt: int, changed: int) -> RunRequest:
+    return _request(
+        run_key,
+        attempt,
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last, "pwr/changed_events": str(changed)},
+    )
+
+
+def _single(run_key: str, event_id: str, attempt: int) -> RunRequest:
+    return _request(run_key, attempt, partition_key=event_id, tags={EVENT_TAG: event_id})
+
+
+def retries_of_failed_runs(
+    context: SensorEvaluationContext, registered: list[str], changed_now: set[str]
+) -> list[RunRequest]:
+    """Failed attendance runs are retried: for every event whose newest run FAILED (no newer run
+    of it has started or succeeded since), one new run, keyed by the failed run so it is requested
+    once per failure, at most MAX_ATTEMPTS attempts in a row; events that changed again this tick
+    get their normal run instead."""
+    runs = context.instance.get_runs(RunsFilter(tags={ATTENDANCE_TAG: "event_attendance"}), limit=RECENT_RUNS)
+    position = {key: i for i, key in enumerate(registered)}
+    decided: set[str] = set()
+    requests = []
+    for run in runs:  # newest first
+        if EVENT_TAG in run.tags:
+            covered = {run.tags[EVENT_TAG]}
+        else:
+            lo = position.get(run.tags.get(RANGE_START_TAG, ""), 0)
+            hi = position.get(run.tags.get(RANGE_END_TAG, ""), len(registered) - 1)
+            covered = set(registered[lo : hi + 1])
+        pending = covered - decided - changed_now
+        decided |= covered
+        if not pending or run.status != DagsterRunStatus.FAILURE:
+            continue
+        attempt = int(run.tags.get(ATTEMPT_TAG, "1")) + 1
+        if attempt > MAX_ATTEMPTS:
+            context.log.error(
+                f"attendance run {run.run_id} failed on attempt {attempt - 1} of {MAX_ATTEMPTS}; not retried "
+                f"again until the event changes: {sorted(pending)[:20]}"
+            )
+            continue
+        context.log.info(
+            f"retrying failed attendance run {run.run_id} (attempt {attempt}): {sorted(pending)[:20]}"
+        )
+        key = f"event_attendance:retry:{run.run_id}"
+        if EVENT_TAG in run.tags:
+            requests.append(_single(key, run.tags[EVENT_TAG], attempt))
+        else:
+            requests.append(
+                _catch_up(key, run.tags[RANGE_START_TAG], run.tags[RANGE_END_TAG], attempt, len(pending))
+            )
+    return requests
+
+
 @sensor(
     asset_selection=[EVENT_ATTENDANCE],
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "Adds an attendance partition for every new event and requests it when the event is completed, "
-        "and again whenever its times, channels or the sessions in its window change. The cursor is "
-        "the warehouse snapshot of the previous tick, so nothing committed between ticks or during "
-        "downtime is missed."
+        "and again whenever its times, channels or the sessions in its window change; retries a failed "
+        "attendance run (up to 3 attempts). The cursor is the warehouse snapshot of the previous tick "
+        "(with the cluster it was taken on), so nothing committed between ticks or during downtime is "
+        "missed, and a cursor from before a restore onto a new server starts over instead of freezing."
     ),
 )
 def event_attendance_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource) -> SensorResult:
-    cursor = context.cursor or EMPTY_SNAPSHOT
-    with warehouse.connect() as conn:
-        snapshot, event_ids, changed = conn.execute(
-            sql_statements("core_sensors")["attendance_changes"], {"cursor": cursor}
-        ).fetchone()
+    cursor_cluster, cursor = decode_cursor(context.cursor)
+    snapshot, cluster, event_ids, changed = _attendance_changes(warehouse, cursor)
+    reason = foreign_reason(cursor, cursor_cluster, snapshot, cluster)
+    if reason:
+        context.log.warning(
+            f"attendance sensor cursor ignored because {reason}; every completed event is requested again"
+        )
+        snapshot, cluster, event_ids, changed = _attendance_changes(warehouse, EMPTY_SNAPSHOT)
     registered = list(context.instance.get_dynamic_partitions(event_partitions.name))
     known = set(registered)
     new_partitions = [e for e in event_ids if e not in known]
     changed_events = [entry.split(":") for entry in changed]
+    ordered = registered + new_partitions
     if len(changed_events) > CATCH_UP_THRESHOLD:
         # After downtime, a first start or a bulk import, many events change at once: one run
         # over every partition (the asset replaces them with two set-based statements) instead
         # of one run process per event. Re-doing an unchanged event gives the same rows.
-        ordered = registered + new_partitions
         run_requests = [
-            RunRequest(
-                run_key=f"event_attendance:catch-up:{snapshot}",
-                asset_selection=[EVENT_ATTENDANCE],
-                tags={
-                    RANGE_START_TAG: ordered[0],
-                    RANGE_END_TAG: ordered[-1],
-                    "pwr/changed_events": str(len(changed_events)),
-                },
+            _catch_up(
+                f"event_attendance:catch-up:{snapshot}", ordered[0], ordered[-1], 1, len(changed_events)
             )
         ]
+        changed_now = set(ordered)
     else:
         run_requests = [
-            RunRequest(
-                run_key=f"event_attendance:{event_id}:{changed_xid}",
-                partition_key=event_id,
-                asset_selection=[EVENT_ATTENDANCE],
-                tags={"pwr/event_id": event_id},
-            )
+            _single(f"event_attendance:{event_id}:{changed_xid}", event_id, 1)
             for event_id, changed_xid in changed_events
         ]
+        changed_now = {event_id for event_id, _ in changed_events}
+    run_requests += retries_of_failed_runs(context, registered, changed_now)
     return SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[event_partitions.build_add_request(new_partitions)]
         if new_partitions
         else [],
-        cursor=snapshot,
+        cursor=encode_cursor(cluster, snapshot),
     )
 
 
-SENSORS: list = [core_refresh_sensor, event_attendance_sensor, *AGG_SENSORS]
+SENSORS: list = [
+    core_refresh_sensor,
+    event_attendance_sensor,
+    collector_health_sensor,
+    late_data_aggregates_sensor,
+    *AGG_SENSORS,
+]

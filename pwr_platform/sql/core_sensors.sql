@@ -29,11 +29,16 @@ SELECT
     EXISTS (SELECT 1 FROM wm, pwr_raw.discord_scheduled_events_since(wm.members)) AS scheduled_events;
 
 -- name: attendance_changes
--- One statement, so the snapshot it returns is exactly the one its rows were read with: every
--- event id (for partitions), and the completed events changed since the cursor's snapshot.
+-- One statement, so the snapshot it returns is exactly the one its rows were read with: the
+-- cluster's identity (a cursor from another cluster is not compared), every event id (for
+-- partitions), and the completed events changed since the cursor's snapshot. A changed_xid at or
+-- past the current xmax cannot be this cluster's: it was restored from another one (the full
+-- rebuild after such a restore stamps every completed event anew).
 SELECT pg_current_snapshot()::text AS snapshot,
+       (SELECT system_identifier FROM pg_control_system())::text AS cluster,
        array(SELECT event_id::text FROM pwr_core.events ORDER BY event_id) AS event_ids,
        array(SELECT event_id::text || ':' || changed_xid::text FROM pwr_core.events
              WHERE status = 'completed'
                AND NOT pg_visible_in_snapshot(changed_xid, %(cursor)s::pg_snapshot)
+               AND changed_xid < pg_snapshot_xmax(pg_current_snapshot())
              ORDER BY event_id) AS changed_completed;

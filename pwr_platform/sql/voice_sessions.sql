@@ -347,11 +347,12 @@ FROM _changed_sessions c,
          interval '1 day') AS day;
 
 -- name: changed_days_full
--- A full rebuild may change any session: every day from the first session to the last.
+-- A full rebuild may change any session: every day from the first raw voice event to the last
+-- (every old and new session lies between them; the new slices themselves were committed by
+-- other connections after this transaction's snapshot, so they are not read here).
 INSERT INTO _changed_days (local_day)
 SELECT day::date
-FROM (SELECT min(session_start_ts) AS lo, max(coalesce(session_end_ts, session_start_ts)) AS hi
-      FROM pwr_core.voice_sessions) span,
+FROM (SELECT min(event_ts) AS lo, max(event_ts) AS hi FROM pwr_raw.discord_voice_events) span,
      generate_series(date_trunc('day', span.lo AT TIME ZONE current_setting('pwr.timezone')),
                      date_trunc('day', span.hi AT TIME ZONE current_setting('pwr.timezone')),
                      interval '1 day') AS day

@@ -1,4 +1,10 @@
-"""``pwr_core.event_attendance`` for one event (one Dagster partition): ``sql/event_attendance.sql``."""
+"""``pwr_core.event_attendance`` for one event (one Dagster partition): ``sql/event_attendance.sql``.
+
+Dagster's partitions and the warehouse may drift apart: two warehouses materialized against one
+Dagster storage, a warehouse restored from a backup older than Dagster's records, an event
+removed. A partition whose event this warehouse does not have is skipped (and reported), never
+an error, so every command and sensor keeps working.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ def refresh_attendance(
     figures = refresh_attendance_many(
         conn, [event_id], max_session_hours=max_session_hours, on_time_grace_minutes=on_time_grace_minutes
     )
+    if figures["skipped"]:
+        raise ValueError(f"event {event_id} does not exist in pwr_core.events")
     return figures["events"][0]
 
 
@@ -22,7 +30,8 @@ def refresh_attendance_many(
 ) -> dict:
     """Replace the attendance rows of all ``event_ids`` with two set-based statements, one transaction.
 
-    Returns per-event figures and totals for the materialization metadata.
+    Returns per-event figures and totals for the materialization metadata, and the ids it
+    ``skipped`` because this warehouse has no such event.
     """
     stmts = sql_statements("event_attendance")
     params = {
@@ -40,9 +49,9 @@ def refresh_attendance_many(
                 (list(event_ids),),
             )
         }
-        missing = sorted(set(event_ids) - set(events))
-        if missing:
-            raise ValueError(f"event(s) {missing} do not exist in pwr_core.events")
+        skipped = sorted(set(event_ids) - set(events))
+        event_ids = [e for e in event_ids if e in events]
+        params["event_ids"] = event_ids
         removed = conn.execute(stmts["delete_partition"], params).rowcount
         attendees = conn.execute(stmts["insert_partition"], params).rowcount
         per_event = {
@@ -69,4 +78,4 @@ def refresh_attendance_many(
                 "joined_on_time": on_time,
             }
         )
-    return {"events": out, "attendees": attendees, "rows_replaced": removed}
+    return {"events": out, "attendees": attendees, "rows_replaced": removed, "skipped": skipped}

@@ -31,6 +31,10 @@ def instance_config() -> dict:
             # 2 cores: more parallel runs only queue up inside PostgreSQL.
             "config": {"max_concurrent_runs": 4},
         },
+        # Failed runs are retried by the daemon when their job asks for it (tag
+        # dagster/max_retries: the core refresh and the aggregate jobs, all idempotent); the
+        # attendance sensor retries its own runs (defs/sensors.py), so the default is none.
+        "run_retries": {"enabled": True, "max_retries": 0},
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
         "retention": {"schedule": {"purge_after_days": 30}, "sensor": {"purge_after_days": {"skipped": 7}}},

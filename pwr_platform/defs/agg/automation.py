@@ -47,20 +47,27 @@ __all__ = ["RANGE_END_TAG", "RANGE_START_TAG"]  # re-exported for the schedules'
 _settings = get_settings()
 TIMEZONE = _settings.timezone
 
+# A failed run of these jobs is re-run by the daemon (dagster.yaml's run_retries): each run
+# replaces whole windows in one transaction, so a repeat gives the same tables.
+RETRIED = {"dagster/max_retries": "2"}
+
 daily_aggregates_job = define_asset_job(
     "daily_aggregates_job",
     selection=AssetSelection.assets(*DAILY_ASSETS),
     description="member_voice_daily and voice_heatmap over a range of days, in one run.",
+    tags=RETRIED,
 )
 weekly_engagement_job = define_asset_job(
     "weekly_engagement_job",
     selection=AssetSelection.assets(MEMBER_ENGAGEMENT_WEEKLY),
     description="member_engagement_weekly over a range of ISO weeks, in one run.",
+    tags=RETRIED,
 )
 monthly_status_job = define_asset_job(
     "monthly_status_job",
     selection=AssetSelection.assets(MEMBER_MONTHLY_STATUS),
     description="member_monthly_status over a range of months, in one run.",
+    tags=RETRIED,
 )
 
 

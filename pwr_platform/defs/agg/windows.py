@@ -2,7 +2,9 @@
 
 Dagster hands the asset the time window of its run: one partition, or a whole range when a
 backfill runs as a single run (``BackfillPolicy.single_run()``); the SQL replaces exactly that
-window in one transaction, so both give the same table.
+window in one transaction, so both give the same table. In that same transaction the run consumes
+the sessionizer's "stale day" marks inside its window (``sql/stale_aggregate_days.sql``): read
+before the window is rebuilt, deleted after, so a mark made while the run reads stays.
 """
 
 from __future__ import annotations
@@ -11,14 +13,21 @@ from dagster import AssetExecutionContext, MaterializeResult
 
 from pwr_platform.defs.agg.sql_runner import run_script, sql_params, window_dates
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.transforms.sqlfile import sql_statements
 
 
 def materialize_window(
     context: AssetExecutionContext, warehouse: WarehouseResource, sql_name: str
 ) -> MaterializeResult:
     start, end = window_dates(*context.partition_time_window)
+    stale = sql_statements("stale_aggregate_days")
+    window = {"aggregate": sql_name, "start_date": start, "end_date": end}
     with warehouse.connect() as conn:
+        seen = conn.execute(stale["seen_in_window"], window).fetchall()
         summary = run_script(conn, sql_name, sql_params(start, end))
+        consumed = conn.execute(
+            stale["consume"], {**window, "days": [r[0] for r in seen], "xids": [r[1] for r in seen]}
+        ).rowcount
     figures = summary[0] if summary else {}
     context.log.info(f"{sql_name}: replaced [{start}, {end}): {figures}")
     return MaterializeResult(
@@ -26,6 +35,7 @@ def materialize_window(
             "window_start": start.isoformat(),
             "window_end_exclusive": end.isoformat(),
             "partitions": len(context.partition_keys),
+            "stale_day_marks_consumed": consumed,
             **{k: int(v) for k, v in figures.items()},
         }
     )

@@ -45,12 +45,18 @@ def event_attendance(context: AssetExecutionContext, warehouse: WarehouseResourc
             max_session_hours=settings.max_session_hours,
             on_time_grace_minutes=settings.on_time_grace_minutes,
         )
+    if figures["skipped"]:
+        context.log.warning(
+            f"skipped {len(figures['skipped'])} partition(s) whose event this warehouse does not have "
+            f"(another warehouse on the same Dagster storage, an older backup, or a removed event): "
+            f"{figures['skipped'][:50]}"
+        )
     not_completed = [
         f"{e['event_id']} ({e['status']})" for e in figures["events"] if e["status"] != "completed"
     ]
     if not_completed:
         context.log.info(f"not completed, so no attendance rows: {', '.join(not_completed)}")
-    if len(event_ids) == 1:
+    if len(event_ids) == 1 and figures["events"]:
         return MaterializeResult(metadata=figures["events"][0])
     completed = sum(e["status"] == "completed" for e in figures["events"])
     return MaterializeResult(
@@ -59,5 +65,6 @@ def event_attendance(context: AssetExecutionContext, warehouse: WarehouseResourc
             "completed_events": completed,
             "attendees": figures["attendees"],
             "rows_replaced": figures["rows_replaced"],
+            "skipped_events_not_in_warehouse": len(figures["skipped"]),
         }
     )
