@@ -3,7 +3,7 @@ requested on the same Dagster instance (in process), against a test warehouse.""
 
 from __future__ import annotations
 
-from dagster import DagsterInstance, Definitions, RunRequest, SensorResult, build_sensor_context
+from dagster import DagsterInstance, Definitions, RunRequest, SensorResult, SkipReason, build_sensor_context
 
 from pwr_platform.definitions import build_definitions
 from pwr_platform.defs.resources import WarehouseResource
@@ -13,13 +13,13 @@ def definitions(url: str) -> Definitions:
     return build_definitions(WarehouseResource(database_url=url))
 
 
-def tick(sensor, instance: DagsterInstance, url: str, cursor: str | None = None) -> SensorResult:
+def tick(sensor, instance: DagsterInstance, url: str, cursor: str | None = None) -> SensorResult | SkipReason:
     """One evaluation; its partition requests are applied to the instance as the daemon does."""
     context = build_sensor_context(
         instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource(database_url=url)}
     )
     result = sensor(context)
-    for request in result.dynamic_partitions_requests or []:
+    for request in getattr(result, "dynamic_partitions_requests", None) or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
 

@@ -228,3 +228,103 @@ def test_sensor_does_not_miss_an_event_committed_while_it_ticks(instance, wareho
     slow.close()
     after = tick(instance, warehouse_url, during.cursor)
     assert [r.partition_key for r in after.run_requests] == [str(event_id_of(warehouse_conn, "discord:84"))]
+
+
+# ------------------------------------------------------------------------- fault drills
+def run_attendance(instance, request, warehouse: WarehouseResource):
+    from dagster import materialize
+
+    from pwr_platform.defs.core.event_attendance import event_attendance
+
+    return materialize(
+        [event_attendance],
+        instance=instance,
+        partition_key=request.partition_key,
+        tags=request.tags,
+        resources={"warehouse": warehouse},
+        raise_on_error=False,
+    )
+
+
+def test_attendance_run_failed_by_a_held_lock_is_retried_and_ends_correct(
+    instance, warehouse_conn, warehouse_url
+):
+    """A failed attendance run must not leave its event stale: the next tick retries it."""
+    observe(warehouse_conn, 86, at(0), "completed", channel=EVENT_CH)  # scheduled 19:00–20:00
+    insert_voice(warehouse_conn, [Voice(5, "join", at(70), EVENT_CH), Voice(5, "leave", at(100), EVENT_CH)])
+    refresh(warehouse_url)
+    build(warehouse_url)
+    first = tick(instance, warehouse_url, None)
+    [request] = first.run_requests
+    event_id = int(request.partition_key)
+
+    # the fault: another session holds a lock on the attendance table past the run's lock_timeout
+    impatient = WarehouseResource(
+        database_url=psycopg.conninfo.make_conninfo(warehouse_url, options="-c lock_timeout=300ms")
+    )
+    with psycopg.connect(warehouse_url) as blocker:
+        blocker.execute("LOCK TABLE pwr_core.event_attendance IN ACCESS EXCLUSIVE MODE")
+        failed = run_attendance(instance, request, impatient)
+    assert not failed.success
+    assert attendance(warehouse_conn, event_id) == []
+
+    second = tick(instance, warehouse_url, first.cursor)
+    [retry] = second.run_requests
+    assert retry.partition_key == request.partition_key
+    assert retry.run_key == f"event_attendance:retry:{failed.run_id}"
+    assert retry.tags["pwr/attempt"] == "2"
+    assert run_attendance(instance, retry, WarehouseResource(database_url=warehouse_url)).success
+    assert attendance(warehouse_conn, event_id) == [(5, at(70), at(100), 30 * 60, True)]
+    assert tick(instance, warehouse_url, second.cursor).run_requests == []
+
+
+def test_an_attendance_run_failing_every_time_is_tried_three_times_then_left_to_the_next_change(
+    instance, warehouse_conn, warehouse_url
+):
+    from pwr_platform.defs.sensors import MAX_ATTEMPTS
+
+    observe(warehouse_conn, 87, at(0), "completed", channel=EVENT_CH)
+    build(warehouse_url)
+    result = tick(instance, warehouse_url, None)
+    broken = WarehouseResource(
+        database_url=psycopg.conninfo.make_conninfo(warehouse_url, dbname="no_such_db")
+    )
+    attempts = 0
+    while result.run_requests:
+        [request] = result.run_requests
+        assert not run_attendance(instance, request, broken).success
+        attempts += 1
+        result = tick(instance, warehouse_url, result.cursor)
+    assert attempts == MAX_ATTEMPTS
+    # a new change to the event requests it again
+    observe(warehouse_conn, 87, at(5), "completed", channel=EVENT_CH, start=at(30))
+    build(warehouse_url)
+    assert len(tick(instance, warehouse_url, result.cursor).run_requests) == 1
+
+
+def test_partitions_of_events_this_warehouse_lacks_are_skipped_not_fatal(
+    instance, warehouse_conn, warehouse_url
+):
+    """Dagster knows partitions of another warehouse (or of a removed event): the attendance run,
+    single or catch-up, skips them and writes this warehouse's events."""
+    observe(warehouse_conn, 88, at(0), "completed", channel=EVENT_CH)
+    insert_voice(warehouse_conn, [Voice(6, "join", at(70), EVENT_CH), Voice(6, "leave", at(80), EVENT_CH)])
+    refresh(warehouse_url)
+    build(warehouse_url)
+    event_id = str(event_id_of(warehouse_conn, "discord:88"))
+    instance.add_dynamic_partitions(event_partitions.name, ["9001", event_id, "9002"])
+    from dagster import RunRequest
+
+    catch_up = RunRequest(
+        tags={"dagster/asset_partition_range_start": "9001", "dagster/asset_partition_range_end": "9002"}
+    )
+    result = run_attendance(instance, catch_up, WarehouseResource(database_url=warehouse_url))
+    assert result.success
+    materializations = result.asset_materializations_for_node("pwr_core__event_attendance")
+    assert len(materializations) == 3  # one per partition of the range, the metadata on each
+    assert materializations[0].metadata["skipped_events_not_in_warehouse"].value == 2
+    assert attendance(warehouse_conn, int(event_id)) == [(6, at(70), at(80), 10 * 60, True)]
+    single = run_attendance(
+        instance, RunRequest(partition_key="9001"), WarehouseResource(database_url=warehouse_url)
+    )
+    assert single.success

@@ -12,6 +12,7 @@ from dagster import (
     Definitions,
     DynamicPartitionsDefinition,
     RunsFilter,
+    SkipReason,
     asset,
     instance_for_test,
 )
@@ -193,3 +194,61 @@ def test_pwr_materialize_rejects_a_reversed_range() -> None:
     result = CliRunner().invoke(main, ["materialize", "--from", "2025-03-05", "--to", "2025-03-01"])
     assert result.exit_code != 0
     assert "--to is before --from" in result.output
+
+
+def test_two_warehouses_against_one_dagster_storage_keep_materializing(
+    warehouse_url: str, pg_server_url: str, template_db: str
+) -> None:
+    """Tried as a new user would: warehouse A registers attendance partitions for its 3 events;
+    warehouse B, materialized against the same Dagster storage, has one event. `pwr materialize`
+    and the sensors keep working on B; the partitions B lacks are skipped with a log line."""
+    import uuid
+
+    from dagster import load_asset_checks_from_package_module, load_assets_from_package_module
+
+    from pwr_platform.defs import core, raw
+    from pwr_platform.defs.sensors import core_refresh_sensor, event_attendance_sensor
+    from pwr_platform_tests.conftest import create_database, drop_database
+    from pwr_platform_tests.pipeline_driver import tick
+    from pwr_platform_tests.test_events import observe
+    from pwr_platform_tests.voice_data import Voice, at, insert_voice
+
+    def core_definitions(url: str) -> Definitions:
+        return Definitions(
+            assets=[a for layer in (raw, core) for a in load_assets_from_package_module(layer)],
+            asset_checks=[c for layer in (raw, core) for c in load_asset_checks_from_package_module(layer)],
+            resources={"warehouse": WarehouseResource(database_url=url)},
+        )
+
+    name_b = f"pwr_test_b_{uuid.uuid4().hex[:10]}"
+    url_b = create_database(pg_server_url, name_b, template=template_db)
+    try:
+        with psycopg.connect(warehouse_url, autocommit=True) as a:
+            for n in (1, 2, 3):
+                observe(a, 300 + n, at(0), "completed")
+        with psycopg.connect(url_b, autocommit=True) as b:
+            observe(b, 400, at(0), "completed")
+            insert_voice(b, [Voice(7, "join", at(65), 10), Voice(7, "leave", at(95), 10)])
+        lines: list[str] = []
+        with instance_for_test() as instance:
+            for url in (warehouse_url, url_b):
+                window = resolve_window(url, UTC, None, None)
+                ok = materialize_graph(
+                    core_definitions(url), instance, window, echo=lambda t, nl=True: lines.append(t)
+                )
+                assert ok, lines
+            assert instance.get_dynamic_partitions("events") == ["1", "2", "3"]
+            # both sensors tick on B without an error: nothing new for the core refresh, and B's
+            # one completed event for attendance
+            skip = tick(core_refresh_sensor, instance, url_b)
+            assert isinstance(skip, SkipReason) and "no new raw data" in skip.skip_message
+            result = tick(event_attendance_sensor, instance, url_b)
+            assert [r.partition_key for r in result.run_requests] == ["1"]
+        with psycopg.connect(url_b) as b:
+            assert b.execute(
+                "SELECT event_id, total_voice_seconds FROM pwr_core.event_attendance"
+            ).fetchall() == [(1, 30 * 60)]
+    finally:
+        drop_database(pg_server_url, name_b)
+    assert not any("FAILED after" in line for line in lines)
+    assert sum("pwr_core/event_attendance: 3 partitions 1 … 3" in line for line in lines) == 2
