@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -177,3 +178,152 @@ def test_dump_tools_match_the_server(pg_server_url: str) -> None:
     tools = dump_tools(major)
     out = subprocess.run([str(tools / "pg_restore"), "--version"], capture_output=True, text=True).stdout
     assert int(re.search(r"(\d+)\.\d+", out).group(1)) >= major
+
+
+# ------------------------------------------------------------- restore onto a new server
+def _dump(url: str, dump: Path) -> None:
+    tools = dump_tools(_server_major(url))
+    subprocess.run(
+        [str(tools / "pg_dump"), "--format=custom", "--file", str(dump), "--dbname", url],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def _restore(url: str, dump: Path) -> None:
+    tools = dump_tools(_server_major(url))
+    restored = subprocess.run(
+        [str(tools / "pg_restore"), "--exit-on-error", "--no-owner", "--dbname", url, str(dump)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert restored.returncode == 0, restored.stderr
+
+
+def _users(conn: psycopg.Connection, query: str) -> list[int]:
+    return [r[0] for r in conn.execute(query).fetchall()]
+
+
+def test_restore_into_a_fresh_cluster_far_behind_rebuilds_in_full_and_new_rows_reach_every_table(
+    tmp_path,
+) -> None:
+    """Issue 13, promise 5. The source cluster's transaction counter is at 67 M (pg_resetwal -x,
+    as on a long-lived server); the documented pg_dump / pg_restore goes into a freshly initialised
+    cluster (counter ~750). The restored watermarks and the attendance sensor cursor then name
+    transaction ids from that cluster's future: new raw rows would look "already processed" and
+    sessions, members, attendance and the aggregates would freeze with no error. Instead the next
+    runs rebuild in full, saying why, and everything new arrives; incremental runs resume after."""
+    from dagster import DagsterInstance
+
+    from pwr_platform.defs.agg.late_data import late_data_aggregates_sensor
+    from pwr_platform.defs.sensors import event_attendance_sensor
+    from pwr_platform.transforms.events import refresh_events
+    from pwr_platform.transforms.members import refresh_members
+    from pwr_platform.transforms.sessionizer import refresh_voice_sessions
+    from pwr_platform.transforms.sqlfile import sql_statements
+    from pwr_platform.warehouse import migrate
+    from pwr_platform_tests.pipeline_driver import definitions, drain, execute, tick
+    from pwr_platform_tests.scratch_cluster import XACTS_PER_SEGMENT, ScratchCluster
+    from pwr_platform_tests.test_events import observe
+    from pwr_platform_tests.voice_data import Voice, at, insert_voice, refresh
+
+    channel = 10
+    dump = tmp_path / "pwr.dump"
+    instance = DagsterInstance.ephemeral()  # Dagster's storage lives on (or is restored alongside)
+    source = ScratchCluster(next_xid=64 * XACTS_PER_SEGMENT)
+    try:
+        src = source.create_database("pwr")
+        migrate.upgrade(src)
+        with psycopg.connect(src, autocommit=True) as conn:
+            observe(conn, 500, at(0), "completed", channel=channel)  # scheduled 19:00–20:00
+            insert_voice(conn, [Voice(1, "join", at(65), channel), Voice(1, "leave", at(90), channel)])
+        refresh(src)
+        with psycopg.connect(src) as conn:
+            refresh_events(conn)
+        first = tick(event_attendance_sensor, instance, src)
+        for request in first.run_requests:
+            assert execute(definitions(src), instance, request).success
+        drain(late_data_aggregates_sensor, definitions(src), instance, src)
+        _dump(src, dump)
+    finally:
+        source.stop()
+
+    target = ScratchCluster()
+    try:
+        url = target.create_database("pwr")
+        with psycopg.connect(target.url(), autocommit=True) as conn:
+            conn.execute("CREATE ROLE pwr_reader NOLOGIN")  # docs: restore after a first start made the roles
+        _restore(url, dump)
+        with psycopg.connect(url, autocommit=True) as conn:
+            current = int(conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0])
+            restored = conn.execute(
+                "SELECT read_snapshot::text FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_sessions'"
+            ).fetchone()[0]
+            assert int(restored.split(":")[1]) > current + 60_000_000  # far behind
+            # new raw rows after the restore: a new member at the event, and one on a new day
+            insert_voice(
+                conn,
+                [
+                    Voice(2, "join", at(70), channel),
+                    Voice(2, "leave", at(110), channel),
+                    Voice(3, "join", at(hours=48), channel),
+                    Voice(3, "leave", at(hours=49), channel),
+                ],
+            )
+
+        lines: list[str] = []
+        started = time.perf_counter()
+        with psycopg.connect(url) as conn:
+            members = refresh_members(conn, log=lines.append)
+            sessions = refresh_voice_sessions(
+                conn, max_session_hours=12, collector_gap_minutes=3, log=lines.append
+            )
+            refresh_events(conn)
+        recovered_seconds = time.perf_counter() - started
+        assert (members.mode, sessions.mode) == ("full", "full")
+        why = [line for line in lines if "full rebuild because the stored watermark is unusable" in line]
+        assert len(why) == 2 and all("another PostgreSQL cluster" in line for line in why), lines
+
+        # the restored cursor is from the other cluster: the sensor starts over and requests the event
+        defs = definitions(url)
+        after = tick(event_attendance_sensor, instance, url, first.cursor)
+        assert after.run_requests, "attendance froze: the restored cursor hid the event's change"
+        for request in after.run_requests:
+            assert execute(defs, instance, request).success
+        ticks = drain(late_data_aggregates_sensor, defs, instance, url)
+        with psycopg.connect(url) as conn:
+            assert _users(conn, "SELECT discord_user_id FROM pwr_core.members ORDER BY 1") == [1, 2, 3, 7001]
+            assert _users(
+                conn,
+                "SELECT DISTINCT m.discord_user_id FROM pwr_core.voice_sessions JOIN pwr_core.members m "
+                "USING (member_id) ORDER BY 1",
+            ) == [1, 2, 3]
+            assert _users(
+                conn,
+                "SELECT m.discord_user_id FROM pwr_core.event_attendance JOIN pwr_core.members m "
+                "USING (member_id) ORDER BY 1",
+            ) == [1, 2]
+            assert conn.execute(
+                "SELECT m.discord_user_id, d.activity_date, d.total_voice_seconds FROM pwr_agg.member_voice_daily d "
+                "JOIN pwr_core.members m USING (member_id) ORDER BY 2, 1"
+            ).fetchall() == [
+                (1, at(0).date(), 25 * 60),
+                (2, at(0).date(), 40 * 60),
+                (3, at(hours=48).date(), 3600),
+            ]
+
+            # and the pipeline is incremental again: one new row is one new row, and nothing
+            # restored from the other cluster's "future" keeps looking new
+            insert_voice(conn, [Voice(4, "join", at(hours=50), channel)])
+            conn.commit()
+            again = refresh(url)
+            assert (again.mode, again.new_raw_users) == ("incremental", 1)
+            pending = conn.execute(
+                sql_statements("core_sensors")["core_inputs_pending"], {"gap_minutes": 3}
+            ).fetchone()
+            assert pending == (False, False, False, False)
+    finally:
+        target.stop()
+    print(f"restore onto a new server: full rebuild in {recovered_seconds:.2f}s; aggregate runs: {ticks}")
