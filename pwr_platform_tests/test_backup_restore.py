@@ -118,6 +118,28 @@ def dump_tools(server_major: int) -> Path:
     pytest.fail(f"no pg_dump for PostgreSQL {server_major} (looked in {candidates})")
 
 
+def _dump(url: str, dump: Path) -> None:
+    """docs/deploy.md: pg_dump --format=custom (compressed, restorable table by table)."""
+    tools = dump_tools(_server_major(url))
+    subprocess.run(
+        [str(tools / "pg_dump"), "--format=custom", "--file", str(dump), "--dbname", url],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def _restore(url: str, dump: Path) -> None:
+    tools = dump_tools(_server_major(url))
+    restored = subprocess.run(
+        [str(tools / "pg_restore"), "--exit-on-error", "--no-owner", "--dbname", url, str(dump)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert restored.returncode == 0, restored.stderr
+
+
 def test_backup_drop_restore_gives_identical_tables(warehouse_url: str, pg_server_url: str, tmp_path) -> None:
     fill_every_table(warehouse_url, tmp_path / "home")
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
@@ -132,15 +154,8 @@ def test_backup_drop_restore_gives_identical_tables(warehouse_url: str, pg_serve
     before = warehouse_fingerprint(warehouse_url)
     assert len(before["tables"]) >= 13 and before["rev"] is not None
 
-    tools = dump_tools(_server_major(warehouse_url))
     dump = tmp_path / "pwr.dump"
-    # docs/deploy.md: pg_dump --format=custom (compressed, restorable table by table)
-    subprocess.run(
-        [str(tools / "pg_dump"), "--format=custom", "--file", str(dump), "--dbname", warehouse_url],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    _dump(warehouse_url, dump)
     assert dump.stat().st_size > 10_000
 
     name = warehouse_url.rsplit("/", 1)[1]
@@ -148,13 +163,7 @@ def test_backup_drop_restore_gives_identical_tables(warehouse_url: str, pg_serve
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(warehouse_url).close()
     create_database(pg_server_url, name)
-    restored = subprocess.run(
-        [str(tools / "pg_restore"), "--exit-on-error", "--no-owner", "--dbname", warehouse_url, str(dump)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert restored.returncode == 0, restored.stderr
+    _restore(warehouse_url, dump)
 
     after = warehouse_fingerprint(warehouse_url)
     assert after == before
@@ -181,27 +190,6 @@ def test_dump_tools_match_the_server(pg_server_url: str) -> None:
 
 
 # ------------------------------------------------------------- restore onto a new server
-def _dump(url: str, dump: Path) -> None:
-    tools = dump_tools(_server_major(url))
-    subprocess.run(
-        [str(tools / "pg_dump"), "--format=custom", "--file", str(dump), "--dbname", url],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-
-def _restore(url: str, dump: Path) -> None:
-    tools = dump_tools(_server_major(url))
-    restored = subprocess.run(
-        [str(tools / "pg_restore"), "--exit-on-error", "--no-owner", "--dbname", url, str(dump)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert restored.returncode == 0, restored.stderr
-
-
 def _users(conn: psycopg.Connection, query: str) -> list[int]:
     return [r[0] for r in conn.execute(query).fetchall()]
 
