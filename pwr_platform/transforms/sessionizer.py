@@ -9,6 +9,11 @@ A full rebuild happens on the first run, when the settings the stored sessions w
 committed since the previous run's snapshot are recomputed, from just before their earliest new
 event (rule 5). A full rebuild builds the new sessions in up to ``rebuild_connections`` further
 connections at once (session_rebuild.py); the run's transaction still publishes all of it at once.
+
+A stored watermark from another PostgreSQL cluster (a restore onto a new server) also means a
+full rebuild (watermark.py). In the same transaction every run marks the local days whose sessions
+changed as stale for the aggregates (``pwr_core.stale_aggregate_days``), so late data reaches the
+daily / weekly / monthly tables however late it is (defs/agg/late_data.py).
 """
 
 from __future__ import annotations
