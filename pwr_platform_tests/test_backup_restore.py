@@ -22,6 +22,7 @@ from psycopg import sql
 from pwr_platform.warehouse.embedded import _bin_path
 from pwr_platform_tests.conftest import create_database, drop_database
 from pwr_platform_tests.demo_warehouse import build_demo_warehouse, pwr
+from pwr_platform_tests.voice_data import refresh
 
 SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg")
 
@@ -37,7 +38,7 @@ EVENTS_CSV = (
 
 def fill_every_table(url: str, home: Path) -> None:
     """A simulated warehouse, materialized through Dagster, an imported and completed event, and a
-    log backfill with one malformed line (quarantine)."""
+    log backfill with one malformed line (quarantine), sessionized (a stale day for the aggregates)."""
     build_demo_warehouse(url, home, members=40, days=45, seed=3)
     events_file = home / "events.csv"
     events_file.write_text(EVENTS_CSV)
@@ -50,6 +51,8 @@ def fill_every_table(url: str, home: Path) -> None:
         '{"event_type": "dance", "event_ts": "2026-10-03T18:03:00Z"}\n'
     )
     pwr(url, home, "ingest", str(backfill))  # the second line goes to quarantine
+    # the core refresh sessionizes the backfilled join: its day waits for the aggregates sensor
+    assert refresh(url).days_marked_for_aggregates >= 1
 
 
 def _tables(conn: psycopg.Connection) -> list[tuple[str, str]]:
@@ -215,7 +218,7 @@ def test_restore_into_a_fresh_cluster_far_behind_rebuilds_in_full_and_new_rows_r
     from pwr_platform_tests.pipeline_driver import definitions, drain, execute, tick
     from pwr_platform_tests.scratch_cluster import XACTS_PER_SEGMENT, ScratchCluster
     from pwr_platform_tests.test_events import observe
-    from pwr_platform_tests.voice_data import Voice, at, insert_voice, refresh
+    from pwr_platform_tests.voice_data import Voice, at, insert_voice
 
     channel = 10
     dump = tmp_path / "pwr.dump"
