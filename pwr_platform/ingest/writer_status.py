@@ -6,12 +6,16 @@ writer commits nothing is the failure that matters. So the writer loop rewrites 
 time it goes round (at least every couple of seconds), and the check reads what the writer last
 did: when it last committed, how old the oldest record it handled was (lag), how many records
 it holds in memory that neither PostgreSQL nor the spool has taken, and what is failing.
+
+``python -m pwr_platform.ingest.writer_status`` is the check itself (``docker/bin/healthcheck-bot``,
+``pwr bot --health``): it imports nothing heavy, so it answers in well under a second.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,3 +98,38 @@ def health_problems(status: WriterStatus, limits: HealthLimits, now: datetime | 
             + (f": {status.failure}" if status.failure else "")
         )
     return problems
+
+
+def status_path(home: Path) -> Path:
+    return home / "run" / "bot-writer.json"
+
+
+def check(settings) -> tuple[bool, str]:
+    """(healthy, one line saying why) for the collector writer of ``settings.home``."""
+    try:
+        status = read_status(status_path(settings.home))
+    except StatusUnreadable as exc:
+        return False, f"unhealthy: {exc}"
+    limits = HealthLimits(
+        max_lag=settings.bot_health_max_lag_seconds, max_commit_age=settings.bot_health_max_commit_age_seconds
+    )
+    problems = health_problems(status, limits)
+    summary = (
+        f"pid {status.pid}, last commit {status.last_commit_at or 'never'}, lag {status.lag_seconds}s, "
+        f"queue {status.queued}, spooled {status.spooled_pending}"
+    )
+    if problems:
+        return False, f"unhealthy ({summary}): " + "; ".join(problems)
+    return True, f"healthy ({summary})"
+
+
+def main() -> int:
+    from pwr_platform.settings import get_settings
+
+    healthy, message = check(get_settings())
+    print(message, file=sys.stdout if healthy else sys.stderr)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
