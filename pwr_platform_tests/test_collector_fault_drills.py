@@ -226,6 +226,31 @@ def test_sigterm_with_postgres_down_spools_every_dispatched_event_and_replay_giv
     print(f"\nSIGTERM with PostgreSQL down: {n} events, lost 0, duplicates 0, replayed in {recovered:.2f}s")
 
 
+def test_gateway_dropped_mid_stream_is_resumed_and_nothing_sent_after_the_drop_is_lost(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """The local gateway's RESUME, which the drills rely on: events sent while the bot was cut
+    off arrive on resume, once."""
+    with local_discord(quiet_guild()) as discord:
+        bot = BotProcess(discord, tmp_path / "home", warehouse_url)
+        try:
+            bot.start()
+            discord.wait_connected()
+            bot.wait_ready()
+            discord.wait_processed(dispatch_joins(discord, FIRST_USER, 50))
+            discord.drop_connection()
+            last = dispatch_joins(discord, FIRST_USER + 50, 50)  # sent while the bot is cut off
+            discord.wait_connected()
+            discord.wait_processed(last)
+            wait_for(lambda: len(voice_users(warehouse_url)) >= 100, 60, "all 100 events committed")
+            code = bot.signal(signal.SIGTERM)
+        finally:
+            bot.kill()
+    assert code == 0, bot.log()
+    assert (discord.identifies, discord.resumes) == (1, 1)
+    assert sorted(voice_users(warehouse_url)) == list(range(FIRST_USER, FIRST_USER + 100))
+
+
 # -- promise 1: the collector never keeps running while recording nothing ----------------------------
 
 
@@ -367,6 +392,65 @@ def test_disk_full_on_the_spool_with_postgres_stopped_leaves_nothing_torn_and_lo
     assert sorted(voice_users(warehouse_url)) == list(range(600))
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("SELECT count(*) FROM pwr_raw.rejected_voice_events").fetchone()[0] == 0
+
+
+DISK_FULL_BOT_WRITER = """
+import asyncio, json, resource, signal, sys
+from datetime import UTC, datetime, timedelta
+from pwr_platform.ingest.records import voice_payload
+from pwr_platform.ingest.spool import Spool
+from pwr_platform.ingest.writer import QueueWriter, Writer, WriterFailed
+
+root, url, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+t0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+async def main():
+    with Spool(root, "bot") as spool:
+        writer = Writer(url, spool=spool, connect_timeout=1, retry_interval=0.05, max_retry_interval=0.2)
+        sink = QueueWriter(writer, batch_size=50, flush_interval=0.01, max_queue=100, give_up_after=1.0)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))  # the disk is full
+        task = asyncio.create_task(sink.run())
+        for i in range(600):
+            sink.put(voice_payload("join", t0 + timedelta(seconds=i), 1, i, 5, source="bot"))
+            if i % 50 == 0:
+                await asyncio.sleep(0.01)
+        try:
+            await asyncio.wait_for(task, 30)
+            outcome = "kept running"
+        except WriterFailed as exc:
+            outcome = str(exc)
+        held = sink.status().held
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))  # freed
+        lost = await sink.close()
+        print(json.dumps({"outcome": outcome, "held": held, "lost": lost, "spooled": spool.pending_records}))
+
+asyncio.run(main())
+"""
+
+
+def test_disk_full_and_postgres_down_under_the_bot_writer_gives_up_loudly_and_keeps_everything_once_space_is_freed(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """Neither PostgreSQL nor the spool takes records: the writer loop holds them (bounded by the
+    queue), raises WriterFailed instead of running on recording nothing, and its shutdown writes
+    every record to the spool once there is room again."""
+    stopped = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    root = tmp_path / "spool"
+    done = subprocess.run(
+        [sys.executable, "-c", DISK_FULL_BOT_WRITER, str(root), stopped, "20000"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout)
+    assert "spool" in outcome["outcome"], outcome  # WriterFailed, naming the spool
+    assert outcome["held"] > 0 and outcome["lost"] == 0 and outcome["spooled"] == 600, outcome
+    assert sorted(spooled_voice_users(root)) == list(range(600))
+    replay_spool(root, warehouse_url)
+    assert sorted(voice_users(warehouse_url)) == list(range(600))
 
 
 def test_garbage_line_in_the_middle_of_a_segment_is_quarantined_and_the_rest_replayed(

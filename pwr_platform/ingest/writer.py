@@ -307,8 +307,12 @@ class Writer:
         """Remember a failure and push the next retry back (capped exponential backoff)."""
         self._drop_connection(exc)
         kind = kind or ("unreachable" if isinstance(exc, CONNECTION_ERRORS) else "refused")
-        since = self.failure.since if self.failure else time.monotonic()
-        self.failure = Failure(kind, since, self.last_error or "")
+        failure = Failure(kind, time.monotonic(), self.last_error or "")
+        if self.failure and self.failure.persists == failure.persists:
+            # Same class of failure: it has lasted since the first. An outage turning into a
+            # refusal starts the give-up clock afresh.
+            failure = Failure(kind, self.failure.since, failure.error)
+        self.failure = failure
         self._next_retry = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, self.max_retry_interval)
 
