@@ -368,23 +368,30 @@ with Spool(root, "bot") as spool:
 """
 
 
-def test_disk_full_on_the_spool_with_postgres_stopped_leaves_nothing_torn_and_loses_nothing(
-    warehouse_url: str, tmp_path: Path
-) -> None:
-    stopped = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"  # nothing listens: a stopped server
-    root = tmp_path / "spool"
+def run_with_a_full_disk(script: str, spool_root: Path, file_size_limit: int) -> tuple[dict, str]:
+    """Run a writer ``script`` in a child process whose files may not grow past the limit
+    (RLIMIT_FSIZE: a full disk for that process alone), against a PostgreSQL that is not there
+    (nothing listens on the port: to a client, a stopped server). Its JSON report and its log."""
+    stopped = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     done = subprocess.run(
-        [sys.executable, "-c", DISK_FULL_WRITER, str(root), stopped, "60000"],
+        [sys.executable, "-c", script, str(spool_root), stopped, str(file_size_limit)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    outcome = json.loads(done.stdout)
+    return json.loads(done.stdout), done.stderr
+
+
+def test_disk_full_on_the_spool_with_postgres_stopped_leaves_nothing_torn_and_loses_nothing(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "spool"
+    outcome, stderr = run_with_a_full_disk(DISK_FULL_WRITER, root, 60_000)
     assert outcome["failures"] >= 2, "the file-size limit must really have been hit"
     assert outcome["spooled"] == 600
-    assert "cut back to its last good record" in done.stderr
+    assert "cut back to its last good record" in stderr
     assert sorted(spooled_voice_users(root)) == list(range(600))  # every line readable, none torn
 
     writer = replay_spool(root, warehouse_url)
@@ -435,17 +442,8 @@ def test_disk_full_and_postgres_down_under_the_bot_writer_gives_up_loudly_and_ke
     """Neither PostgreSQL nor the spool takes records: the writer loop holds them (bounded by the
     queue), raises WriterFailed instead of running on recording nothing, and its shutdown writes
     every record to the spool once there is room again."""
-    stopped = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     root = tmp_path / "spool"
-    done = subprocess.run(
-        [sys.executable, "-c", DISK_FULL_BOT_WRITER, str(root), stopped, "20000"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    outcome = json.loads(done.stdout)
+    outcome, _ = run_with_a_full_disk(DISK_FULL_BOT_WRITER, root, 20_000)
     assert "spool" in outcome["outcome"], outcome  # WriterFailed, naming the spool
     assert outcome["held"] > 0 and outcome["lost"] == 0 and outcome["spooled"] == 600, outcome
     assert sorted(spooled_voice_users(root)) == list(range(600))
