@@ -129,10 +129,13 @@ async def run_collector(
             await asyncio.sleep(0)
         stop_task.cancel()
         sink.request_stop()
-        failed: WriterFailed | None = None
+        failed: Exception | None = None
         try:
             await writer_task
         except WriterFailed as exc:
+            failed = exc
+        except Exception as exc:  # a bug in the loop itself: still write out the queue below
+            log.exception("collector: the writer loop crashed")
             failed = exc
         lost = await sink.close()
         await asyncio.to_thread(writer.close, options.stop_drain_seconds)
