@@ -80,6 +80,48 @@ class PwrSettings(BaseSettings):
         default=False,
         description="Use the privileged members intent: member joins, leaves, name changes, member sync.",
     )
+    bot_queue_max: int = Field(
+        default=10_000,
+        ge=1,
+        description="Records the bot's writer queue holds; beyond it they overflow to the spool.",
+    )
+    bot_give_up_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A writer error other than an unreachable database (read-only, permission, spool full) "
+        "persisting this long makes `pwr bot` exit with status 3, so its supervisor restarts it.",
+    )
+    bot_stop_drain_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="On SIGTERM, how long `pwr bot` tries to empty the spool into PostgreSQL.",
+    )
+    bot_health_max_lag_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="`pwr bot --health`: the oldest record of the last batch may be this old.",
+    )
+    bot_health_max_commit_age_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="`pwr bot --health`: the writer's last commit may be this old (heartbeats commit every minute).",
+    )
+    writer_statement_timeout_seconds: float = Field(
+        default=30.0, ge=0, description="statement_timeout of the collector's writer connections (0: off)."
+    )
+    writer_lock_timeout_seconds: float = Field(
+        default=10.0, ge=0, description="lock_timeout of the collector's writer connections (0: off)."
+    )
+    writer_tcp_user_timeout_seconds: float = Field(
+        default=30.0, ge=0, description="tcp_user_timeout of the writer's connections: a silent peer is dead."
+    )
+    discord_api_url: str | None = Field(
+        default=None,
+        description="Base URL of Discord's REST API (tests: a local gateway). Unset: https://discord.com/api/v10.",
+    )
+    discord_gateway_url: str | None = Field(
+        default=None, description="Discord gateway websocket URL (tests: a local gateway). Unset: Discord's."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -16,6 +16,7 @@ import discord
 import pytest
 from discord.state import ConnectionState
 
+from pwr_platform.ingest.bot.clock import GuardedClock
 from pwr_platform.ingest.bot.config import CollectorConfig
 from pwr_platform.ingest.bot.heartbeat import Heartbeat
 from pwr_platform.ingest.bot.members import MemberListener
@@ -23,69 +24,20 @@ from pwr_platform.ingest.bot.scheduled_events import ScheduledEventListener, cla
 from pwr_platform.ingest.bot.startup_sync import reconciliation
 from pwr_platform.ingest.bot.voice import VoiceListener
 from pwr_platform.ingest.records import HeartbeatRecord, MemberRecord, ScheduledEventRecord, VoiceRecord
+from pwr_platform_tests import discord_gateway as gateway_payloads
+from pwr_platform_tests.discord_gateway import member, user
 
 GUILD = 811111111111111111
 GENERAL, SQUAD, AFK, STAGE = 101, 102, 103, 104
 NOW = datetime(2026, 11, 1, 19, 2, 11, 123000, tzinfo=UTC)
 
 
-def user(uid: int, name: str, bot: bool = False) -> dict:
-    return {
-        "id": str(uid),
-        "username": name,
-        "discriminator": "0",
-        "avatar": None,
-        "global_name": name.title(),
-        "bot": bot,
-    }
-
-
-def member(uid: int, name: str, bot: bool = False, nick: str | None = None) -> dict:
-    return {
-        "user": user(uid, name, bot),
-        "roles": [],
-        "joined_at": "2025-03-04T05:06:07.000000+00:00",
-        "deaf": False,
-        "mute": False,
-        "flags": 0,
-        "nick": nick,
-    }
-
-
 def voice_state(uid: int, channel: int | None, **flags) -> dict:
-    state = {
-        "guild_id": str(GUILD),
-        "user_id": str(uid),
-        "channel_id": str(channel) if channel else None,
-        "session_id": f"session-{uid}",
-        "deaf": False,
-        "mute": False,
-        "self_deaf": False,
-        "self_mute": False,
-        "self_video": False,
-        "suppress": False,
-    }
-    state.update(flags)
-    return state
+    return gateway_payloads.voice_state(GUILD, uid, channel, **flags)
 
 
 def scheduled_event(eid: int, status: int, name: str = "Scrim vs Night Owls", channel: int = SQUAD) -> dict:
-    return {
-        "id": str(eid),
-        "guild_id": str(GUILD),
-        "channel_id": str(channel),
-        "creator_id": "1",
-        "name": name,
-        "description": "weekly practice",
-        "scheduled_start_time": "2026-11-01T19:00:00+00:00",
-        "scheduled_end_time": "2026-11-01T21:00:00+00:00",
-        "privacy_level": 2,
-        "status": status,
-        "entity_type": 2,
-        "entity_id": None,
-        "entity_metadata": None,
-        "user_count": 4,
-    }
+    return gateway_payloads.scheduled_event(GUILD, eid, status, name, channel)
 
 
 class Gateway:
@@ -106,33 +58,24 @@ class Gateway:
             chunk_guilds_at_startup=False,
         )
         self.state.user = discord.ClientUser(state=self.state, data=user(900, "collector", bot=True))
-        channels = [
-            {"id": str(cid), "type": ctype, "name": name, "position": i, "guild_id": str(GUILD)}
-            | {"permission_overwrites": [], "bitrate": 64000, "user_limit": 0}
-            for i, (cid, ctype, name) in enumerate(
-                [(GENERAL, 2, "General"), (SQUAD, 2, "Squad"), (AFK, 2, "AFK"), (STAGE, 13, "Stage")]
-            )
-        ]
         self.state.parse_guild_create(
-            {
-                "id": str(GUILD),
-                "name": "PwR",
-                "afk_channel_id": str(AFK),
-                "afk_timeout": 300,
-                "channels": channels,
-                "members": [member(1, "ada"), member(2, "bob"), member(3, "musicbot", bot=True)],
-                "voice_states": [
+            gateway_payloads.guild(
+                GUILD,
+                voice_channels=[
+                    (GENERAL, 2, "General"),
+                    (SQUAD, 2, "Squad"),
+                    (AFK, 2, "AFK"),
+                    (STAGE, 13, "Stage"),
+                ],
+                afk_channel=AFK,
+                members=[member(1, "ada"), member(2, "bob"), member(3, "musicbot", bot=True)],
+                voice_states=[
                     voice_state(1, GENERAL, self_mute=True),
                     voice_state(3, GENERAL),
                     voice_state(2, AFK),
                 ],
-                "roles": [],
-                "emojis": [],
-                "features": [],
-                "member_count": 3,
-                "large": False,
-                "guild_scheduled_events": [scheduled_event(7001, 1)],
-            }
+                scheduled_events=[scheduled_event(7001, 1)],
+            )
         )
         self.guild = self.state._get_guild(GUILD)
 
@@ -159,7 +102,7 @@ def gateway() -> Gateway:
 
 
 def config(**kwargs) -> CollectorConfig:
-    return CollectorConfig(guild_id=GUILD, run_id="run-1", clock=lambda: NOW, **kwargs)
+    return CollectorConfig(guild_id=GUILD, run_id="run-1", **{"clock": lambda: NOW, **kwargs})
 
 
 def run_voice(gw: Gateway, payload: dict, **cfg) -> list[VoiceRecord]:
@@ -342,3 +285,50 @@ def test_heartbeat_only_while_connected() -> None:
         None,
         HeartbeatRecord(GUILD, "run-1", NOW),
     ]
+
+
+class SteppingClocks:
+    """A wall clock a test can step (as NTP or a bad RTC does) beside a monotonic one that never steps."""
+
+    def __init__(self, start: datetime) -> None:
+        self.wall = start
+        self.mono = 5000.0
+
+    def elapse(self, seconds: float) -> None:
+        self.wall += timedelta(seconds=seconds)
+        self.mono += seconds
+
+    def guarded(self) -> GuardedClock:
+        return GuardedClock(lambda: self.wall, lambda: self.mono)
+
+
+def test_clock_a_wall_clock_jump_to_2099_is_clamped_to_real_elapsed_time(gateway: Gateway) -> None:
+    clocks = SteppingClocks(NOW)
+    clock = clocks.guarded()
+    clocks.elapse(60)
+    [join] = run_voice(gateway, voice_state(2, GENERAL), clock=clock)
+    assert join.event_ts == NOW + timedelta(seconds=60)
+    clocks.wall = datetime(2099, 1, 1, tzinfo=UTC)  # the system clock jumps 73 years ahead
+    clocks.mono += 30
+    [leave] = run_voice(gateway, voice_state(2, None), clock=clock)
+    assert leave.event_ts == NOW + timedelta(seconds=90)  # 30 s after the join, not in 2099
+    assert clock.step is not None and clock.step > timedelta(days=365)
+    clocks.elapse(200)  # a small step ahead (within 5 min) of a wall clock that is back is believed
+    clocks.wall = NOW + timedelta(seconds=290 + 120)
+    assert clock() == NOW + timedelta(seconds=410) and clock.step is None
+
+
+def test_clock_a_backwards_ntp_step_never_makes_events_go_backwards(gateway: Gateway) -> None:
+    clocks = SteppingClocks(NOW)
+    clock = clocks.guarded()
+    [join] = run_voice(gateway, voice_state(2, SQUAD), clock=clock)  # from AFK: a move
+    clocks.elapse(45)
+    clocks.wall -= timedelta(hours=1)  # NTP steps the clock back an hour
+    [move] = run_voice(gateway, voice_state(2, GENERAL), clock=clock)
+    clocks.elapse(30)
+    [leave] = run_voice(gateway, voice_state(2, None), clock=clock)
+    assert [r.event_type for r in (join, move, leave)] == ["move", "move", "leave"]
+    assert move.event_ts - join.event_ts == timedelta(seconds=45)
+    assert leave.event_ts - move.event_ts == timedelta(seconds=30)
+    clocks.wall -= timedelta(milliseconds=300)  # NTP slewing a little behind: still never earlier
+    assert clock() >= leave.event_ts

@@ -132,22 +132,26 @@ def test_orphaned_spool_of_a_dead_process_is_adopted_and_replayed(warehouse_url:
     dead.append([HeartbeatRecord(GUILD, "run-x", T0), RejectedRecord("bot", None, "{oops", "bad JSON: x")])
     dead.append(records[100:])
     dead.seal()
-    # A torn last write (the process died inside write()): never acknowledged, must be skipped.
+    # A torn last write (the process died inside write()): never acknowledged, so not stored as
+    # a record, but its bytes are kept in quarantine rather than thrown away.
     with open(dead.segments()[-1], "ab") as fh:
         fh.write(b'["voice", "join", "2026-10-0')
     os.close(dead._lock_fd)  # the process dies: its lock is released, its files stay
 
     with Spool(tmp_path, "ingest") as spool:
-        assert spool.pending_records == 252
+        assert spool.pending_records == 253
         writer = Writer(warehouse_url, spool=spool)
         assert writer.drain_spool(force=True)
     assert [p.name for p in tmp_path.iterdir()] == []  # both directories cleaned up
     assert sorted(stored_keys(warehouse_url)) == sorted(expected_keys(records))
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("SELECT count(*) FROM pwr_raw.collector_heartbeats").fetchone()[0] == 1
-        assert conn.execute("SELECT reason FROM pwr_raw.rejected_voice_events").fetchall() == [
-            ("bad JSON: x",)
-        ]
+        rejected = conn.execute(
+            "SELECT source, raw_text, reason FROM pwr_raw.rejected_voice_events ORDER BY id"
+        ).fetchall()
+    assert rejected[0] == ("bot", "{oops", "bad JSON: x")
+    assert rejected[1][:2] == ("spool", '["voice", "join", "2026-10-0')
+    assert "incomplete write" in rejected[1][2]
 
 
 def test_live_spool_is_not_adopted(tmp_path: Path) -> None:

@@ -200,30 +200,67 @@ def simulate(
 
 
 @click.command("bot")
-def bot() -> None:
-    """Run the Discord collector (PWR_DISCORD_TOKEN, PWR_GUILD_ID) until interrupted."""
+@click.option(
+    "--health",
+    is_flag=True,
+    help="Judge the running collector's writer from its status file (exit 0 healthy, 1 not) and exit.",
+)
+def bot(health: bool) -> None:
+    """Run the Discord collector (PWR_DISCORD_TOKEN, PWR_GUILD_ID) until SIGTERM / Ctrl-C.
+
+    Exits 0 after a signal (queue written to PostgreSQL or the spool), 3 when the writer failed
+    past PWR_BOT_GIVE_UP_SECONDS (so a supervisor restarts it), 4 if records were lost.
+    """
     import asyncio
 
-    from pwr_platform.ingest.bot.client import run_collector
+    from pwr_platform.ingest.bot.client import WriterOptions, run_collector, use_discord_endpoints
     from pwr_platform.ingest.bot.config import CollectorConfig
+    from pwr_platform.ingest.writer import SessionLimits
+    from pwr_platform.ingest.writer_status import check, status_path
     from pwr_platform.warehouse.connection import warehouse_url
 
     settings = get_settings()
+    if health:
+        healthy, message = check(settings)
+        click.echo(message, err=not healthy)
+        sys.exit(0 if healthy else 1)
     if not settings.discord_token:
         raise click.ClickException("PWR_DISCORD_TOKEN is not set (the bot token; keep it in the environment)")
     if settings.guild_id is None:
         raise click.ClickException("PWR_GUILD_ID is not set (the id of the guild to collect)")
     _logging(logging.INFO)
+    use_discord_endpoints(settings.discord_api_url, settings.discord_gateway_url)
     config = CollectorConfig(
         guild_id=settings.guild_id,
         include_bots=settings.bot_include_bots,
         members_intent=settings.bot_members_intent,
     )
+    options = WriterOptions(
+        limits=SessionLimits(
+            statement_timeout=settings.writer_statement_timeout_seconds,
+            lock_timeout=settings.writer_lock_timeout_seconds,
+            tcp_user_timeout=settings.writer_tcp_user_timeout_seconds,
+        ),
+        max_queue=settings.bot_queue_max,
+        give_up_after=settings.bot_give_up_seconds,
+        stop_drain_seconds=settings.bot_stop_drain_seconds,
+        status_file=status_path(settings.home),
+    )
     # The database may be down when the bot starts: records then go to the spool, so the bot does
     # not wait for it (for the embedded server, start it when it is ours to start).
     url = warehouse_url(start=settings.database_url is None)
-    click.echo(f"Collector run {config.run_id} for guild {config.guild_id} (Ctrl-C to stop)")
+    click.echo(f"Collector run {config.run_id} for guild {config.guild_id} (SIGTERM or Ctrl-C to stop)")
+    import discord
+
     try:
-        asyncio.run(run_collector(config, settings.discord_token, url, settings.spool_dir))
-    except KeyboardInterrupt:
-        click.echo("Collector stopped.")
+        code = asyncio.run(run_collector(config, settings.discord_token, url, settings.spool_dir, options))
+    except discord.LoginFailure as exc:
+        raise click.ClickException(f"Discord refused the bot token (PWR_DISCORD_TOKEN): {exc}") from None
+    except discord.PrivilegedIntentsRequired:
+        raise click.ClickException(
+            "PWR_BOT_MEMBERS_INTENT is on but the members intent is not enabled for this bot in the "
+            "Discord developer portal (Bot → Privileged Gateway Intents)"
+        ) from None
+    if code:
+        sys.exit(code)
+    click.echo("Collector stopped; queue written.")

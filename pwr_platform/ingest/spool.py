@@ -11,8 +11,19 @@ Each writer process owns one directory ``<root>/<name>-<utc stamp>-<pid>/`` and 
 that died: the next writer to start adopts its segments (moves them in front of its own) so that
 nothing spooled is ever stranded, whichever command (``pwr bot``, ``pwr ingest``, ...) runs next.
 
-Segment format: one JSON array per line, ``[kind, *fields]`` (see ``records.*.to_spool``). A last
-line without its newline is a write that never completed (and was never acknowledged): skipped.
+Segment format: one JSON array per line, ``[kind, *fields]`` (see ``records.*.to_spool``).
+
+A spool is what is left when everything else failed, so it must never wedge ingestion itself:
+
+- an append that fails (disk full, file-size limit, I/O error) truncates the segment back to the
+  last good record before it raises, so the next append never lands behind a torn line;
+- a line that cannot be read back anyway (a power loss mid-write, a damaged disk, an edit by
+  hand) is replayed as a quarantine record (``pwr_raw.rejected_voice_events``, source ``spool``,
+  the line's bytes and the reason) and replay goes on with the next line;
+- files are created 0600 and directories 0700: the spool holds member names and ids.
+
+The bot's event loop appends records the writer's queue has no room for while the writer thread
+replays (see ``QueueWriter``), so the methods that touch the segment being written hold a lock.
 """
 
 from __future__ import annotations
@@ -21,11 +32,12 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pwr_platform.ingest.records import RECORD_TYPES, Record
+from pwr_platform.ingest.records import RECORD_TYPES, Record, rejected
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +61,23 @@ def decode_line(line: bytes) -> Record:
     return RECORD_TYPES[kind].from_spool(fields)
 
 
+def read_line(line: bytes, ref: str) -> Record:
+    """One spool line → its record, or a quarantine record holding its bytes and why it is unreadable."""
+    if not line.endswith(b"\n"):
+        reason = "unreadable spool line: incomplete write (no newline; never acknowledged)"
+    else:
+        try:
+            return decode_line(line)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            reason = f"unreadable spool line: {type(exc).__name__}: {exc}"
+    log.error("spool: %s is unreadable; quarantined (%s)", ref, reason)
+    return rejected("spool", ref, line.rstrip(b"\n").decode("utf-8", "backslashreplace"), reason)
+
+
+class SpoolWriteFailed(OSError):
+    """An append could not be made durable; the segment was truncated back to its last good record."""
+
+
 class Spool:
     """One writer's spool directory (plus any orphans it adopted). Not thread-safe: one writer uses it."""
 
@@ -59,7 +88,9 @@ class Spool:
         self.dir: Path | None = None
         self._lock_fd: int | None = None
         self._current: Path | None = None
-        self._current_fh = None
+        self._current_fd: int | None = None
+        self._current_size = 0
+        self._lock = threading.RLock()
         self._next_seq = 1
         self.pending_records = 0
         self.pending_bytes = 0
@@ -67,13 +98,13 @@ class Spool:
     # -- lifecycle -----------------------------------------------------------------------------
     def open(self) -> Spool:
         """Create and lock this process's directory, then adopt orphaned ones."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         final = self.root / f"{self.name}-{stamp}-{os.getpid()}"
         # Lock before the directory becomes visible under its real name, so no other process
         # can mistake it for an orphan in between.
         staging = self.root / f".new-{final.name}"
-        staging.mkdir()
+        staging.mkdir(mode=0o700)
         self._lock_fd = os.open(staging / "lock", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         staging.rename(final)
@@ -133,7 +164,7 @@ class Spool:
         for seg in self.segments():
             self.pending_bytes += seg.stat().st_size
             with open(seg, "rb") as fh:
-                self.pending_records += sum(1 for line in fh if line.endswith(b"\n"))
+                self.pending_records += sum(1 for _ in fh)  # a torn line too: replay quarantines it
 
     # -- writing ---------------------------------------------------------------------------------
     def _segment_path(self, seq: int) -> Path:
@@ -141,30 +172,60 @@ class Spool:
         return self.dir / f"{seq:012d}{SEGMENT_SUFFIX}"
 
     def append(self, records: list[Record]) -> None:
-        """Append records durably: returns only after the bytes are fsynced."""
+        """Append records durably: returns only after the bytes are fsynced.
+
+        On failure the segment is cut back to where this append began and
+        :class:`SpoolWriteFailed` is raised: the caller still holds the records.
+        """
         if not records:
             return
-        if self.dir is None:
-            raise RuntimeError("spool is not open")
-        if self._current_fh is None or self._current_fh.tell() >= self.segment_bytes:
-            self.seal()
-            self._current = self._segment_path(self._next_seq)
-            self._next_seq += 1
-            self._current_fh = open(self._current, "ab")  # noqa: SIM115 - kept open across appends
-            _fsync_dir(self.dir)
         data = encode(records)
-        self._current_fh.write(data)
-        self._current_fh.flush()
-        os.fsync(self._current_fh.fileno())
-        self.pending_records += len(records)
-        self.pending_bytes += len(data)
+        with self._lock:
+            if self.dir is None:
+                raise RuntimeError("spool is not open")
+            if self._current_fd is None or self._current_size >= self.segment_bytes:
+                self.seal()
+                path = self._segment_path(self._next_seq)
+                self._next_seq += 1
+                self._current_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                self._current = path
+                self._current_size = os.fstat(self._current_fd).st_size
+                _fsync_dir(self.dir)
+            fd, start = self._current_fd, self._current_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            except OSError as exc:
+                self._truncate_failed_append(fd, start, exc)
+                raise SpoolWriteFailed(
+                    exc.errno, f"spool append to {self._current} failed ({exc.strerror or exc})"
+                ) from exc
+            self._current_size = start + len(data)
+            self.pending_records += len(records)
+            self.pending_bytes += len(data)
+
+    def _truncate_failed_append(self, fd: int, start: int, exc: OSError) -> None:
+        try:
+            os.ftruncate(fd, start)  # shrinking needs no free space
+            os.fsync(fd)
+        except OSError as again:
+            # Cannot cut it back: seal the segment so nothing is appended behind the torn line,
+            # which replay then quarantines.
+            log.error("spool: could not truncate %s after a failed append (%s)", self._current, again)
+            self.seal()
+            return
+        log.error("spool: append to %s failed (%s); cut back to its last good record", self._current, exc)
 
     def seal(self) -> None:
         """Close the segment being appended to; the next append starts a new one."""
-        if self._current_fh is not None:
-            self._current_fh.close()
-            self._current_fh = None
+        with self._lock:
+            if self._current_fd is not None:
+                os.close(self._current_fd)
+            self._current_fd = None
             self._current = None
+            self._current_size = 0
 
     # -- replay ------------------------------------------------------------------------------------
     @property
@@ -176,21 +237,25 @@ class Spool:
             return []
         return sorted(self.dir.glob(f"*{SEGMENT_SUFFIX}"))
 
+    def sealed_segments(self) -> list[Path]:
+        """Segments nobody is appending to: safe to replay and remove."""
+        with self._lock:
+            return [seg for seg in self.segments() if seg != self._current]
+
     def read_segment(self, path: Path) -> Iterator[Record]:
+        """The segment's records in order; an unreadable line comes back as its quarantine record."""
         with open(path, "rb") as fh:
-            for line in fh:
-                if not line.endswith(b"\n"):
-                    log.warning("spool: %s ends in an incomplete write; skipped (never acknowledged)", path)
-                    break
-                yield decode_line(line)
+            for lineno, line in enumerate(fh, start=1):
+                yield read_line(line, f"{path.parent.name}/{path.name}:{lineno}")
 
     def remove_segment(self, path: Path, records: int) -> None:
         """Forget a segment whose records are all committed to PostgreSQL."""
-        if path == self._current:
-            self.seal()
-        size = path.stat().st_size
-        path.unlink()
-        assert self.dir is not None
-        _fsync_dir(self.dir)
-        self.pending_records = max(0, self.pending_records - records)
-        self.pending_bytes = max(0, self.pending_bytes - size)
+        with self._lock:
+            if path == self._current:
+                self.seal()
+            size = path.stat().st_size
+            path.unlink()
+            assert self.dir is not None
+            _fsync_dir(self.dir)
+            self.pending_records = max(0, self.pending_records - records)
+            self.pending_bytes = max(0, self.pending_bytes - size)

@@ -1,13 +1,14 @@
-"""What every listener needs to know: which guild, whether bots count, and a record sink."""
+"""What every listener needs to know: which guild, whether bots count, the clock, and a record sink."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
+from pwr_platform.ingest.bot.clock import GuardedClock
 from pwr_platform.ingest.records import Record
 
 
@@ -17,17 +18,14 @@ class RecordSink(Protocol):
     def put(self, record: Record) -> None: ...
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class CollectorConfig:
     guild_id: int
     include_bots: bool = False
     members_intent: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    clock: Callable[[], datetime] = utcnow
+    # The guarded clock (never steps backwards, never believes a jump ahead); tests pass a fixed one.
+    clock: Callable[[], datetime] = field(default_factory=GuardedClock)
 
     def watches(self, guild_id: int | None) -> bool:
         return guild_id == self.guild_id
