@@ -22,7 +22,7 @@ Create Date: 2026-12-02
 
 from alembic import op
 
-revision = "0008"
+revision = "0008_pipeline_recovery"
 down_revision = "0007_voice_sessions_partitioned"
 branch_labels = None
 depends_on = None
