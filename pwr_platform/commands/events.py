@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 import psycopg
 
+from pwr_platform.commands.ingest import checked_warehouse
 from pwr_platform.events_file import EventsFileError, parse_timestamp, read_events_file
 from pwr_platform.settings import get_settings
 from pwr_platform.transforms.events import refresh_events
@@ -39,9 +40,7 @@ RETURNING (xmax = 0) AS inserted
 
 
 def _connect(url: str | None) -> psycopg.Connection:
-    from pwr_platform.warehouse.connection import warehouse_url
-
-    return psycopg.connect(url or warehouse_url(start=True), application_name="pwr-events")
+    return psycopg.connect(checked_warehouse(url), application_name="pwr-events")
 
 
 @click.group()
@@ -69,7 +68,7 @@ def import_events(file: Path, database_url: str | None) -> None:
     inserted = updated = 0
     with _connect(database_url) as conn, conn.transaction():
         for row in rows:
-            params = dict(vars(row), discord_guild_id=guild_id, source=str(file.resolve()))
+            params = dict(row.model_dump(), discord_guild_id=guild_id, source=str(file.resolve()))
             if conn.execute(UPSERT_MANUAL, params).fetchone()[0]:
                 inserted += 1
             else:

@@ -17,13 +17,14 @@ def _echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _warehouse() -> str:
-    """The warehouse URL, with the embedded server started; exits with the reason when unusable."""
+def checked_warehouse(url: str | None = None) -> str:
+    """The warehouse URL (``url``, else the configured one with the embedded server started),
+    checked to be reachable and migrated; a user-facing message and exit code when it is not."""
     import psycopg
 
     from pwr_platform.warehouse.connection import warehouse_url
 
-    url = warehouse_url(start=True)
+    url = url or warehouse_url(start=True)
     try:
         with psycopg.connect(url, connect_timeout=10) as conn:
             migrated = conn.execute("SELECT to_regclass('pwr_raw.discord_voice_events')").fetchone()[0]
@@ -70,7 +71,9 @@ def _logging(level: int) -> None:
 
 
 @click.command("ingest")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+)
 @click.option(
     "--format",
     "fmt",
@@ -96,7 +99,7 @@ def ingest(files: tuple[Path, ...], fmt: str, batch_size: int, drain_timeout: fl
     from pwr_platform.ingest.logs import LogFormatError
 
     _logging(logging.WARNING)
-    url = _warehouse()
+    url = checked_warehouse()
     spool, writer = _open_writer("ingest", url, batch_size)
     totals = [0, 0, 0, 0]
     try:
@@ -105,7 +108,9 @@ def ingest(files: tuple[Path, ...], fmt: str, batch_size: int, drain_timeout: fl
                 summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err)
             except LogFormatError as exc:
                 writer.sync()
-                raise click.ClickException(f"{exc} (the lines before it were ingested)") from exc
+                before = getattr(exc, "lines_read", 0)
+                kept = f"the {before:,} lines before it were ingested" if before else "nothing was ingested"
+                raise click.ClickException(f"{exc} ({kept} from this file)") from exc
             click.echo(summary.line())
             for i, value in enumerate((summary.read, summary.inserted, summary.duplicates, summary.rejected)):
                 totals[i] += value
@@ -163,7 +168,7 @@ def simulate(
         guild_id=guild_id or settings.guild_id or DEFAULT_GUILD_ID,
         **kwargs,
     )
-    url = _warehouse()
+    url = checked_warehouse()
     if if_empty and _has_voice_events(url):
         click.echo("The warehouse already has voice events; not simulating (--if-empty).")
         return
