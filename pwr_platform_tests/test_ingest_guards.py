@@ -5,6 +5,7 @@ bad input and asserts what was stored, what was quarantined and what was said.""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import subprocess
@@ -13,11 +14,15 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import ijson
 import psycopg
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pwr_platform.cli import main
+from pwr_platform.ingest.long_lines import LongStringGuard
 from pwr_platform.ingest.records import (
     KEPT_BYTES,
     MAX_LINE_BYTES,
@@ -135,7 +140,7 @@ def test_record_before_2015_is_refused_on_every_record_path(path: str) -> None:
     _records_at(datetime(2015, 5, 13, tzinfo=UTC))[path]()  # Discord's launch day is fine
 
 
-def test_record_before_2015_is_refused_by_pwr_ingest_and_pwr_events(pwr, warehouse_url, tmp_path):
+def test_record_before_2015_is_refused_by_pwr_ingest_simulate_and_events(pwr, warehouse_url, tmp_path):
     line = json.dumps(good(1, ts="2014-12-31T23:59:00Z"))
     (tmp_path / "old.jsonl").write_text(line + "\n")
     code, out = pwr("ingest", str(tmp_path / "old.jsonl"))
@@ -152,6 +157,9 @@ def test_record_before_2015_is_refused_by_pwr_ingest_and_pwr_events(pwr, warehou
     code, out = pwr("events", "complete", "new-1", "--at", "2014-06-01T21:00:00Z")
     assert code == 2 and "before Discord existed" in out
     assert table(warehouse_url, "SELECT count(*) FROM pwr_raw.event_completions") == [(0,)]
+    code, out = pwr("simulate", "--members", "2", "--days", "30", "--end", "2015-05-20")
+    assert code == 2 and "would start 2015-04-20, before Discord existed" in out
+    assert raw_counts(warehouse_url) == (0, 1)  # only the 2014 line, in quarantine
 
 
 # --------------------------------------------------------------------------- promise 9: long lines
@@ -199,6 +207,43 @@ def test_line_over_1_mib_is_quarantined_with_its_head_and_length(kind, pwr, ware
         re.match(r"line too long: 1,57[0-9],[0-9]{3} bytes", reason)
         and f"limit of {MAX_LINE_BYTES:,}" in reason
     )
+
+
+# Lines made of what makes string boundaries hard to follow: quotes, backslashes, escapes, \u
+# escapes and multi-byte characters, in any order and any number.
+TRICKY = st.lists(
+    st.sampled_from(["a", '"', "\\", "\n", "é", "€", "\U0001f3ae", "\x01", '\\"', '{"k": "v"}']), max_size=60
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lines=st.lists(TRICKY, max_size=6),
+    limit=st.integers(min_value=24, max_value=120),
+    read=st.integers(min_value=1, max_value=12),
+    ascii_only=st.booleans(),
+)
+def test_long_string_guard_cuts_exactly_the_strings_over_the_limit(lines, limit, read, ascii_only) -> None:
+    """Through the guard, ijson sees every string as written unless its JSON-escaped length in the
+    document is over the limit; then it sees a cut string whose true length the guard reports."""
+    values = [[str(i), line] for i, line in enumerate(lines)]
+    document = json.dumps(
+        {
+            "status": "success",
+            "data": {"resultType": "streams", "result": [{"stream": {}, "values": values}]},
+        },
+        ensure_ascii=ascii_only,
+    ).encode()
+    guard = LongStringGuard(io.BytesIO(document), limit=limit, read_bytes=read)
+    seen = list(ijson.items(guard, "data.result.item.values.item"))
+    assert [ts for ts, _ in seen] == [ts for ts, _ in values]
+    for (_, got), (_, line) in zip(seen, values, strict=True):
+        in_document = len(json.dumps(line, ensure_ascii=ascii_only).encode()) - 2
+        cut = guard.cut_length(got)
+        if in_document > limit:
+            assert cut == in_document and line.startswith(got.partition("\x00")[0])
+        else:
+            assert cut is None and got == line
 
 
 MEASURE = textwrap.dedent(
@@ -352,8 +397,10 @@ def test_pwr_ingest_user_error_is_one_message_naming_the_file(case, pwr, warehou
 
 
 def test_pwr_command_prints_no_traceback_for_user_errors(warehouse_url, tmp_path):
-    """The installed ``pwr`` in its own process: a not-gzip archive, an events YAML entry whose
-    value is a list, an unknown event id — each one line of reason and a non-zero exit."""
+    """The installed ``pwr`` in its own process (as a user runs it): a not-gzip archive and an
+    events YAML entry whose value is a list (an AttributeError before) each end in one line of
+    reason and exit 1. Every other bad input is driven through the same command in-process
+    (CliRunner) above and in test_events.py: a ``pwr`` process takes seconds to start."""
     settings = {"PWR_DATABASE_URL": warehouse_url, "PWR_HOME": str(tmp_path / "home")}
 
     not_gzip = tmp_path / "voice.jsonl.gz"
@@ -368,7 +415,6 @@ def test_pwr_command_prints_no_traceback_for_user_errors(warehouse_url, tmp_path
             ("events", "import", str(events)),
             "entry 1 (y-1), field name: a single value is expected here, not a list",
         ),
-        (("events", "complete", "nope"), "No event 'nope' in pwr_core.events"),
     ):
         done = run_pwr(settings, *args, timeout=300)
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr, done.stderr

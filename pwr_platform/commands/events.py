@@ -18,6 +18,7 @@ import psycopg
 
 from pwr_platform.commands.ingest import checked_warehouse
 from pwr_platform.events_file import EventsFileError, parse_timestamp, read_events_file
+from pwr_platform.ingest.records import MAX_BIGINT
 from pwr_platform.settings import get_settings
 from pwr_platform.transforms.events import refresh_events
 
@@ -43,13 +44,20 @@ def _connect(url: str | None) -> psycopg.Connection:
     return psycopg.connect(checked_warehouse(url), application_name="pwr-events")
 
 
+def _numeric_id(text: str) -> int | None:
+    """``text`` as a pwr_core.events event_id when it can be one (ASCII digits within BIGINT)."""
+    if text.isascii() and text.isdecimal() and int(text) <= MAX_BIGINT:
+        return int(text)
+    return None
+
+
 @click.group()
 def events() -> None:
     """Community events run without Discord's scheduled-event feature."""
 
 
 @events.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--database-url", envvar="PWR_DATABASE_URL", default=None, hidden=True)
 def import_events(file: Path, database_url: str | None) -> None:
     """Import FILE (.csv or .yaml): new events are added, known external_event_ids updated.
@@ -99,9 +107,9 @@ def complete_event(event_id: str, at_text: str | None, database_url: str | None)
             """
             SELECT external_event_id, status, coalesce(actual_start_ts, scheduled_start_ts)
             FROM pwr_core.events
-            WHERE external_event_id = %s OR (%s ~ '^[0-9]+$' AND event_id = %s::text::bigint)
+            WHERE external_event_id = %s OR event_id = %s
             """,
-            (event_id, event_id, event_id if event_id.isdigit() else "0"),
+            (event_id, _numeric_id(event_id)),
         ).fetchone()
         if row is None:
             click.echo(

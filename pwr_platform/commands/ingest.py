@@ -82,10 +82,17 @@ def _logging(level: int) -> None:
     show_default=True,
     help="auto: .jsonl/.ndjson/.log are JSON lines, else sniffed (Loki query_range JSON).",
 )
-@click.option("--batch-size", default=10_000, show_default=True, help="Records per database transaction.")
+@click.option(
+    "--batch-size",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Records per database transaction.",
+)
 @click.option(
     "--drain-timeout",
     default=60.0,
+    type=click.FloatRange(min=0),
     show_default=True,
     help="Seconds to wait at the end for PostgreSQL to come back if records had to be spooled.",
 )
@@ -155,6 +162,7 @@ def simulate(
     members: int, days: int, seed: int, end: str | None, guild_id: int | None, batch_size: int, if_empty: bool
 ) -> None:
     """Write a deterministic synthetic community (demo data) through the ingestion writer."""
+    from pwr_platform.ingest.records import EARLIEST_TS
     from pwr_platform.ingest.simulator import DEFAULT_GUILD_ID, Simulation, SimulationConfig
 
     _logging(logging.WARNING)
@@ -168,6 +176,12 @@ def simulate(
         guild_id=guild_id or settings.guild_id or DEFAULT_GUILD_ID,
         **kwargs,
     )
+    if config.start < EARLIEST_TS:
+        raise click.BadParameter(
+            f"the simulated period would start {config.start:%Y-%m-%d}, before Discord existed "
+            f"({EARLIEST_TS:%Y-%m-%d}): use a later --end or fewer --days",
+            param_hint="--end / --days",
+        )
     url = checked_warehouse()
     if if_empty and _has_voice_events(url):
         click.echo("The warehouse already has voice events; not simulating (--if-empty).")

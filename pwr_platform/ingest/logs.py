@@ -161,10 +161,12 @@ def _answer_kind(path: Path) -> str | None:
     Read only after the values gave nothing (or a metric sample), event by event, with string
     lengths bounded like the values pass.
     """
-    status, detail = None, []
+    status, detail, answers = None, [], 0
     with open_binary(path) as fh:
         try:
             for prefix, event, value in ijson.parse(LongStringGuard(fh), multiple_values=True):
+                if prefix == "" and event == "map_key" and value in ("status", "data"):
+                    answers += 1
                 if prefix == "status" and event == "string":
                     status = value
                 elif prefix in ("errorType", "error") and event == "string":
@@ -181,6 +183,8 @@ def _answer_kind(path: Path) -> str | None:
                     status, detail = None, []
         except ijson.JSONError:
             return None
+    if not answers:
+        return "not a Loki query_range answer (no status or data): for JSON lines use --format jsonl"
     return None
 
 

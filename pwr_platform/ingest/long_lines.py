@@ -10,7 +10,7 @@ whole to find out it is bad would exhaust memory, so both readers stop keeping a
   whole document may be a single physical line, so newlines mean nothing. ijson (like any JSON
   parser) builds each string token whole, so :class:`LongStringGuard` sits between the file and
   ijson: it follows string boundaries in the raw bytes and cuts every JSON string longer than the
-  limit, ending it with a marker naming the cut (:func:`cut_length`). The parser then sees at
+  limit, ending it with a marker naming the cut (:meth:`LongStringGuard.cut_length`). The parser sees at
   most the first ``MAX_LINE_BYTES`` of it; the cut string is quarantined with its true length.
 
 Lengths are bytes as stored in the file (for Loki: JSON-escaped, as in the document).
@@ -25,10 +25,11 @@ from typing import IO
 from pwr_platform.ingest.records import MAX_LINE_BYTES
 
 READ_BYTES = 1 << 18  # a quarter of the limit, so a string is cut at most one read past it
-_QUOTE = ord('"')
 _BACKSLASH = ord("\\")
-_MARK = "\x00pwr-cut:"  # U+0000: never in a stored line (records.py refuses it), so unambiguous
+# The end of a cut string: U+0000 never reaches a stored line (records.py refuses it), so a line
+# that ends like this was cut here; the number is the cut's key in LongStringGuard.cuts.
 _MARK_RE = re.compile(r"\x00pwr-cut:([0-9]+)\Z")
+_HIGH_SURROGATES = {b"d8", b"d9", b"da", b"db"}
 
 
 def bounded_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes, int]]:
@@ -50,7 +51,7 @@ def bounded_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[tuple[
 
 
 def _escaped(buf: bytes, j: int, start: int) -> bool:
-    """Whether the quote at ``buf[j]`` is escaped (an odd run of backslashes before it)."""
+    """Whether ``buf[j]`` is escaped: an odd run of backslashes (from ``start`` on) before it."""
     k = j
     while k > start and buf[k - 1] == _BACKSLASH:
         k -= 1
@@ -88,7 +89,8 @@ def _unescaped_quotes(buf: bytes) -> int:
 
 def _partial_escape(buf: bytes, start: int) -> int:
     """Where an escape or a UTF-8 character left incomplete at the end of ``buf`` (inside a
-    string that starts at ``start``) begins; ``len(buf)`` when the end is clean."""
+    string that starts at ``start``) begins; ``len(buf)`` when the end is clean. A ``\\uXXXX``
+    high surrogate (``\\ud800``-``\\udbff``) is half a character: it stays with its other half."""
     end = len(buf)
     for i in range(end - 1, max(start, end - 4) - 1, -1):  # a multi-byte character cut short
         byte = buf[i]
@@ -99,24 +101,29 @@ def _partial_escape(buf: bytes, start: int) -> int:
             break
         if byte < 0x80:
             break
+    keep = end
     r = buf.rfind(b"\\", max(start, end - 6))
-    if r < 0:
-        return end
-    k = r
-    while k > start and buf[k - 1] == _BACKSLASH:
-        k -= 1
-    if (r - k) % 2 == 1:  # buf[r] is the second of a "\\" pair: complete
-        return end
-    needed = 6 if buf[r + 1 : r + 2] == b"u" else 2
-    return r if r + needed > end else end
+    if r >= 0 and not _escaped(buf, r, start):
+        size = 6 if buf[r + 1 : r + 2] == b"u" else 2
+        if r + size > end or (size == 6 and buf[r + 2 : r + 4].lower() in _HIGH_SURROGATES):
+            keep = r
+    high = keep - 6
+    if (
+        high >= start
+        and buf[high : high + 2] == b"\\u"
+        and buf[high + 2 : high + 4].lower() in _HIGH_SURROGATES
+        and not _escaped(buf, high, start)
+    ):
+        keep = high
+    return keep
 
 
 class LongStringGuard:
     """A binary reader over a JSON document that cuts any string longer than ``limit`` bytes.
 
     Between reads it knows whether it is inside a string and how long that string is so far.
-    Chunks are checked at C speed (escaped quotes removed, the rest counted); only the string
-    open at a chunk's edges is located exactly. A partial escape at the end of a chunk is held
+    Chunks are checked at C speed (unescaped quotes counted with ``bytes.count``); only the
+    string open at a chunk's edges is located exactly. A partial escape at the end of a chunk is held
     back for the next one, so a cut falls between whole escapes and the document stays valid
     JSON. A cut string ends with a marker whose number :meth:`cut_length` turns into the
     string's true length (known once it closes, before the parser can yield its value).
@@ -125,7 +132,8 @@ class LongStringGuard:
     def __init__(self, raw: IO[bytes], limit: int = MAX_LINE_BYTES, read_bytes: int = READ_BYTES) -> None:
         self.raw = raw
         self.limit = limit
-        self.read_bytes = read_bytes
+        # A string that opens and closes within one read is then always under the limit.
+        self.read_bytes = min(read_bytes, limit // 2)
         self.cut_count = 0
         self.carry = b""
         self.in_string = False
