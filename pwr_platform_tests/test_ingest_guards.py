@@ -302,6 +302,31 @@ def test_loki_metric_or_error_answer_is_refused_with_one_message(answer, pwr, wa
     assert raw_counts(warehouse_url) == (0, 0)  # no quarantine flood
 
 
+def test_loki_value_with_structured_metadata_is_read_and_a_number_timestamp_quarantined(
+    pwr, warehouse_url, tmp_path
+):
+    """Loki 3 may add structured metadata as a third element; a stream value whose timestamp is a
+    number (hand-edited) is one quarantined value, not a refused file (resultType is streams)."""
+    values = [
+        ["1793000000000000000", json.dumps(good(1)), {"trace_id": "abc"}],
+        [1_793_000_000, json.dumps(good(2))],
+    ]
+    path = tmp_path / "answer.json"
+    path.write_text(
+        json.dumps(
+            {
+                "status": "success",
+                "data": {"resultType": "streams", "result": [{"stream": {}, "values": values}]},
+            }
+        )
+    )
+    code, out = pwr("ingest", str(path))
+    assert code == 0 and "read 2, inserted 1, duplicates 0, rejected 1" in out
+    assert table(warehouse_url, "SELECT reason FROM pwr_raw.rejected_voice_events") == [
+        ("Loki timestamp is not a string of nanoseconds",)
+    ]
+
+
 def test_logcli_jsonl_is_ingested_like_the_same_json_lines(pwr, warehouse_url, tmp_path):
     plain = write_jsonl(tmp_path / "plain.jsonl")
     logcli = tmp_path / "logcli.jsonl"

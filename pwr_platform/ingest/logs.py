@@ -194,26 +194,38 @@ def iter_loki(fh: IO[bytes], path: Path, horizon: Horizon | None = None) -> Iter
     horizon = horizon or Horizon()
     prefix = f"{path}#"
     n = 0
+    metric: str | None = None  # why the document is not log lines, once asked
     guard = LongStringGuard(fh)
     try:
         for value in ijson.items(guard, "data.result.item.values.item", multiple_values=True, use_float=True):
             n += 1
             ref = prefix + str(n)
-            if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], str)):
+            if not (isinstance(value, list) and len(value) >= 2 and isinstance(value[1], str)):
                 yield rejected(
                     "loki", ref, json.dumps(value, default=str), "Loki value is not [timestamp, line]"
                 )
                 continue
-            if not isinstance(value[0], str):  # a metric sample: [unix seconds, "number"]
-                raise LogFormatError(f"{path}: {_answer_kind(path) or 'not a Loki log stream answer'}")
+            if not isinstance(value[0], str):  # a metric sample ([unix seconds, "number"])?
+                if metric is None:
+                    metric = _answer_kind(path) or ""
+                if metric:
+                    raise LogFormatError(f"{path}: {metric}")
+                yield rejected(
+                    "loki", ref, json.dumps(value), "Loki timestamp is not a string of nanoseconds"
+                )
+                continue
             cut = guard.cut_length(value[1])
             if cut is not None:
                 yield oversized("loki", ref, value[1].partition("\x00")[0].encode(), cut)
             else:
                 yield check_line(value[1], "loki", ref, horizon)
     except ijson.JSONError as exc:
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):  # the C parser's message, with an excerpt and a pointer
+            detail = detail.decode("utf-8", "replace")
+        detail = " ".join(str(detail).split())[:300]
         raise LogFormatError(
-            f"{path}: not a valid Loki query_range JSON document after {n} values: {exc}"
+            f"{path}: not a valid Loki query_range JSON document after {n} values: {detail}"
         ) from exc
     if n == 0:
         why = _answer_kind(path)
