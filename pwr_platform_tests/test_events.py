@@ -192,3 +192,112 @@ def test_complete_stamps_the_end_by_hand(warehouse_conn, warehouse_url, tmp_path
     )
     bad = CliRunner().invoke(main, ["events", "complete", "nope"], env={"PWR_DATABASE_URL": warehouse_url})
     assert bad.exit_code == 1 and "No event 'nope'" in bad.output
+
+
+# ----------------------------------------------------------------- issue 13: every bad file, one message
+YAML_ENTRY = "- external_event_id: y-1\n  name: Scrim\n  scheduled_start_ts: 2026-11-02T19:00:00Z\n"
+BAD_FILES = {
+    "a YAML list where a name belongs": (
+        "events.yaml",
+        YAML_ENTRY.replace("name: Scrim", "name: [Scrim, night]"),
+        "entry 1 (y-1), field name: a single value is expected here, not a list",
+    ),
+    "a YAML mapping where a timestamp belongs": (
+        "events.yaml",
+        YAML_ENTRY.replace("2026-11-02T19:00:00Z", "{at: 19:00}"),
+        "entry 1 (y-1), field scheduled_start_ts: a single value is expected here, not a mapping",
+    ),
+    "a YAML list inside channel_ids": (
+        "events.yaml",
+        YAML_ENTRY + "  channel_ids: [10, [11, 12]]\n",
+        "entry 1 (y-1), field channel_ids: each channel id must be a single value",
+    ),
+    "YAML aliases": (
+        "events.yaml",
+        "- &e\n  external_event_id: y-1\n  name: Scrim\n  scheduled_start_ts: 2026-11-02T19:00:00Z\n- *e\n",
+        "line 1: YAML anchors and aliases (& and *) are not accepted",
+    ),
+    "a billion laughs": (
+        "events.yaml",
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(
+            f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+        "line 1: YAML anchors and aliases (& and *) are not accepted",
+    ),
+    "a YAML merge key": (
+        "events.yaml",
+        YAML_ENTRY + "  <<: {status: completed}\n",
+        "entry 1 (y-1), field <<: unknown field",
+    ),
+    "YAML that is not a list": ("events.yaml", "external_event_id: y-1\n", "must be a list of mappings"),
+    "broken YAML": ("events.yaml", "- name: [unclosed\n", "not valid YAML"),
+    "not UTF-8": (
+        "events.csv",
+        (HEADER + "x-1,Caf\xe9,,,2026-11-02T19:00:00Z,,,,,,\n").encode("latin-1"),
+        "not UTF-8",
+    ),
+    "an unknown CSV column": (
+        "events.csv",
+        "external_event_id,name,scheduled_start_ts,colour\nx-1,N,2026-11-02T19:00:00Z,red\n",
+        "line 1 (header), field colour: unknown column",
+    ),
+    "a missing CSV column": (
+        "events.csv",
+        "external_event_id,scheduled_start_ts\n",
+        "line 1 (header), field name: column missing",
+    ),
+    "more cells than columns": (
+        "events.csv",
+        "external_event_id,name,scheduled_start_ts\nx-1,N,2026-11-02T19:00:00Z,surplus\n",
+        "line 2 (x-1): more cells than the header has columns",
+    ),
+    "an unknown status": (
+        "events.csv",
+        HEADER + "x-1,N,t,,2026-11-02T19:00:00Z,,,,,,done\n",
+        "line 2 (x-1), field status: 'done' is not one of scheduled, active, completed, cancelled",
+    ),
+    "a timestamp that is not one": (
+        "events.csv",
+        HEADER + "x-1,N,t,,next friday,,,,,,\n",
+        "line 2 (x-1), field scheduled_start_ts: 'next friday' is not an ISO 8601 timestamp",
+    ),
+    "an id beyond BIGINT": (
+        "events.csv",
+        HEADER + "x-1,N,t,,2026-11-02T19:00:00Z,,,,99999999999999999999,,\n",
+        "line 2 (x-1), field host_discord_user_id: '99999999999999999999' is out of range",
+    ),
+    "a NUL character": (
+        "events.csv",
+        HEADER + "x-1,N\x00,t,,2026-11-02T19:00:00Z,,,,,,\n",
+        "line 2 (x-1), field name: contains a NUL character",
+    ),
+    "an empty file": ("events.csv", "", "line 1 (header), field external_event_id: column missing"),
+    "a header only": ("events.csv", HEADER, "the file holds no events"),
+    "a text file": ("events.txt", "hello", "unknown file type '.txt'"),
+    "an oversized file": ("events.csv", HEADER + "#" * (5 << 20), "over the limit of 4,194,304"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_events_file_is_one_clear_message_and_nothing_is_imported(
+    case, warehouse_conn, warehouse_url, tmp_path
+):
+    name, content, expected = BAD_FILES[case]
+    f = tmp_path / name
+    f.write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = CliRunner().invoke(main, ["events", "import", str(f)], env={"PWR_DATABASE_URL": warehouse_url})
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{f}: " in result.output and expected in result.output, result.output
+    assert warehouse_conn.execute("SELECT count(*) FROM pwr_raw.manual_events").fetchone()[0] == 0
+
+
+def test_events_commands_without_a_reachable_warehouse_say_so(tmp_path):
+    f = tmp_path / "events.yaml"
+    f.write_text(YAML_ENTRY)
+    down = "postgresql://postgres@127.0.0.1:1/postgres"
+    for args in (["events", "import", str(f)], ["events", "complete", "y-1"]):
+        result = CliRunner().invoke(main, args, env={"PWR_DATABASE_URL": down})
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert "warehouse unreachable" in result.output

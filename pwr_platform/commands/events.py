@@ -16,7 +16,9 @@ from pathlib import Path
 import click
 import psycopg
 
+from pwr_platform.commands.ingest import checked_warehouse
 from pwr_platform.events_file import EventsFileError, parse_timestamp, read_events_file
+from pwr_platform.ingest.records import MAX_BIGINT
 from pwr_platform.settings import get_settings
 from pwr_platform.transforms.events import refresh_events
 
@@ -39,9 +41,14 @@ RETURNING (xmax = 0) AS inserted
 
 
 def _connect(url: str | None) -> psycopg.Connection:
-    from pwr_platform.warehouse.connection import warehouse_url
+    return psycopg.connect(checked_warehouse(url), application_name="pwr-events")
 
-    return psycopg.connect(url or warehouse_url(start=True), application_name="pwr-events")
+
+def _numeric_id(text: str) -> int | None:
+    """``text`` as a pwr_core.events event_id when it can be one (ASCII digits within BIGINT)."""
+    if text.isascii() and text.isdecimal() and int(text) <= MAX_BIGINT:
+        return int(text)
+    return None
 
 
 @click.group()
@@ -50,7 +57,7 @@ def events() -> None:
 
 
 @events.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--database-url", envvar="PWR_DATABASE_URL", default=None, hidden=True)
 def import_events(file: Path, database_url: str | None) -> None:
     """Import FILE (.csv or .yaml): new events are added, known external_event_ids updated.
@@ -69,7 +76,7 @@ def import_events(file: Path, database_url: str | None) -> None:
     inserted = updated = 0
     with _connect(database_url) as conn, conn.transaction():
         for row in rows:
-            params = dict(vars(row), discord_guild_id=guild_id, source=str(file.resolve()))
+            params = dict(row.model_dump(), discord_guild_id=guild_id, source=str(file.resolve()))
             if conn.execute(UPSERT_MANUAL, params).fetchone()[0]:
                 inserted += 1
             else:
@@ -100,9 +107,9 @@ def complete_event(event_id: str, at_text: str | None, database_url: str | None)
             """
             SELECT external_event_id, status, coalesce(actual_start_ts, scheduled_start_ts)
             FROM pwr_core.events
-            WHERE external_event_id = %s OR (%s ~ '^[0-9]+$' AND event_id = %s::text::bigint)
+            WHERE external_event_id = %s OR event_id = %s
             """,
-            (event_id, event_id, event_id if event_id.isdigit() else "0"),
+            (event_id, _numeric_id(event_id)),
         ).fetchone()
         if row is None:
             click.echo(

@@ -17,13 +17,14 @@ def _echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _warehouse() -> str:
-    """The warehouse URL, with the embedded server started; exits with the reason when unusable."""
+def checked_warehouse(url: str | None = None) -> str:
+    """The warehouse URL (``url``, else the configured one with the embedded server started),
+    checked to be reachable and migrated; a user-facing message and exit code when it is not."""
     import psycopg
 
     from pwr_platform.warehouse.connection import warehouse_url
 
-    url = warehouse_url(start=True)
+    url = url or warehouse_url(start=True)
     try:
         with psycopg.connect(url, connect_timeout=10) as conn:
             migrated = conn.execute("SELECT to_regclass('pwr_raw.discord_voice_events')").fetchone()[0]
@@ -70,7 +71,9 @@ def _logging(level: int) -> None:
 
 
 @click.command("ingest")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+)
 @click.option(
     "--format",
     "fmt",
@@ -79,10 +82,17 @@ def _logging(level: int) -> None:
     show_default=True,
     help="auto: .jsonl/.ndjson/.log are JSON lines, else sniffed (Loki query_range JSON).",
 )
-@click.option("--batch-size", default=10_000, show_default=True, help="Records per database transaction.")
+@click.option(
+    "--batch-size",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Records per database transaction.",
+)
 @click.option(
     "--drain-timeout",
     default=60.0,
+    type=click.FloatRange(min=0),
     show_default=True,
     help="Seconds to wait at the end for PostgreSQL to come back if records had to be spooled.",
 )
@@ -96,7 +106,7 @@ def ingest(files: tuple[Path, ...], fmt: str, batch_size: int, drain_timeout: fl
     from pwr_platform.ingest.logs import LogFormatError
 
     _logging(logging.WARNING)
-    url = _warehouse()
+    url = checked_warehouse()
     spool, writer = _open_writer("ingest", url, batch_size)
     totals = [0, 0, 0, 0]
     try:
@@ -105,7 +115,9 @@ def ingest(files: tuple[Path, ...], fmt: str, batch_size: int, drain_timeout: fl
                 summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err)
             except LogFormatError as exc:
                 writer.sync()
-                raise click.ClickException(f"{exc} (the lines before it were ingested)") from exc
+                before = getattr(exc, "lines_read", 0)
+                kept = f"the {before:,} lines before it were ingested" if before else "nothing was ingested"
+                raise click.ClickException(f"{exc} ({kept} from this file)") from exc
             click.echo(summary.line())
             for i, value in enumerate((summary.read, summary.inserted, summary.duplicates, summary.rejected)):
                 totals[i] += value
@@ -150,6 +162,7 @@ def simulate(
     members: int, days: int, seed: int, end: str | None, guild_id: int | None, batch_size: int, if_empty: bool
 ) -> None:
     """Write a deterministic synthetic community (demo data) through the ingestion writer."""
+    from pwr_platform.ingest.records import EARLIEST_TS
     from pwr_platform.ingest.simulator import DEFAULT_GUILD_ID, Simulation, SimulationConfig
 
     _logging(logging.WARNING)
@@ -163,7 +176,13 @@ def simulate(
         guild_id=guild_id or settings.guild_id or DEFAULT_GUILD_ID,
         **kwargs,
     )
-    url = _warehouse()
+    if config.start < EARLIEST_TS:
+        raise click.BadParameter(
+            f"the simulated period would start {config.start:%Y-%m-%d}, before Discord existed "
+            f"({EARLIEST_TS:%Y-%m-%d}): use a later --end or fewer --days",
+            param_hint="--end / --days",
+        )
+    url = checked_warehouse()
     if if_empty and _has_voice_events(url):
         click.echo("The warehouse already has voice events; not simulating (--if-empty).")
         return

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pwr_platform.ingest.logs import iter_file
+from pwr_platform.ingest.logs import LogFormatError, iter_file
 from pwr_platform.ingest.writer import BackgroundWriter
 
 
@@ -62,8 +62,8 @@ def ingest_file(
     summary = FileSummary(path=Path(path), format=used)
     size = os.path.getsize(path) or 1
     next_report = started + progress_every
+    read = rejected = 0
     try:
-        read = rejected = 0
         for record in records:
             read += 1
             if record.KIND == "rejected":
@@ -75,6 +75,9 @@ def ingest_file(
                 progress(f"  {Path(path).name}: {pct:5.1f}%  {read:,} lines  {read / elapsed:,.0f} lines/s")
                 next_report = time.perf_counter() + progress_every
         writer.sync()
+    except LogFormatError as exc:
+        exc.lines_read = read  # handed to the writer before the file failed: they are stored
+        raise
     finally:
         fh.close()
     summary.read, summary.rejected = read, rejected

@@ -12,8 +12,9 @@ whole source record as JSON text, exactly as it arrived.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 VOICE_EVENT_TYPES = frozenset({"join", "leave", "move"})
@@ -31,10 +32,30 @@ MAX_BIGINT = 2**63 - 1
 # Discord went public on 2015-05-13; nothing it recorded can be older. Far-future stamps are typos.
 EARLIEST_TS = datetime(2015, 5, 13, tzinfo=UTC)
 LATEST_TS = datetime(2100, 1, 1, tzinfo=UTC)
+# A log line stamped later than this machine's clock + this is quarantined: it would push the
+# guild's data clock (its newest event, which times sessions out) into the future.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# A log line longer than this is quarantined unread: its first KEPT_BYTES, its length, the reason.
+MAX_LINE_BYTES = 1 << 20
+KEPT_BYTES = 4096
 
 
 class InvalidRecord(ValueError):
-    """A voice record failed validation; ``str(exc)`` is the reason stored in quarantine."""
+    """A record failed validation; ``str(exc)`` is the reason (stored in quarantine for voice)."""
+
+
+def check_not_before_discord(kind: str, field: str, ts: datetime | None) -> None:
+    """Refuse an instant before Discord existed (or without a zone): no record of it can be true.
+
+    Called by every record type's ``__post_init__``, so the bot, ``pwr ingest``, the simulator and
+    a replayed spool all refuse it, whoever built the record.
+    """
+    if ts is None:
+        return
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise InvalidRecord(f"{kind} record: {field} {ts.isoformat()} has no time zone")
+    if ts < EARLIEST_TS:
+        raise InvalidRecord(f"{kind} record: {field} {ts.isoformat()} is before Discord existed (2015-05-13)")
 
 
 @dataclass(slots=True)
@@ -48,6 +69,9 @@ class VoiceRecord:
     user_id: int
     channel_id: int
     payload: str  # JSON object text: the whole source record
+
+    def __post_init__(self) -> None:
+        check_not_before_discord(self.KIND, "event_ts", self.event_ts)
 
     def row(self) -> tuple:
         return (self.guild_id, self.user_id, self.channel_id, self.event_type, self.event_ts, self.payload)
@@ -97,6 +121,9 @@ class HeartbeatRecord:
     run_id: str
     ts: datetime
 
+    def __post_init__(self) -> None:
+        check_not_before_discord(self.KIND, "ts", self.ts)
+
     def row(self) -> tuple:
         return (self.guild_id, self.run_id, self.ts)
 
@@ -122,6 +149,10 @@ class MemberRecord:
     joined_at: datetime | None = None
     is_bot: bool = False
     payload: str = "{}"
+
+    def __post_init__(self) -> None:
+        check_not_before_discord(self.KIND, "event_ts", self.event_ts)
+        check_not_before_discord(self.KIND, "joined_at", self.joined_at)
 
     def row(self) -> tuple:
         return (
@@ -176,6 +207,10 @@ class ScheduledEventRecord:
     channel_id: int | None = None
     creator_id: int | None = None
     payload: str = "{}"
+
+    def __post_init__(self) -> None:
+        for field in ("observed_ts", "scheduled_start_ts", "scheduled_end_ts"):
+            check_not_before_discord(self.KIND, field, getattr(self, field))
 
     def row(self) -> tuple:
         return (
@@ -271,8 +306,36 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def voice_record_from_object(obj: Any, payload: str) -> VoiceRecord:
-    """Validate a decoded voice record (ARCHITECTURE.md, "Voice record"); ``payload`` is its JSON text."""
+class Horizon:
+    """The latest believable event time: this machine's clock + :data:`FUTURE_TOLERANCE`.
+
+    A 2099 typo must not become the guild's newest event: sessions time out by that data clock,
+    so every open session would be closed at its cap at once. The clock is read again only when a
+    record is past the bound, so a long ingest costs one comparison per record and a line written
+    while the file is being read is judged against the time it is read, not the start.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.clock = clock
+        self.limit = clock() + FUTURE_TOLERANCE
+
+    def check(self, ts: datetime, field: str = "event_ts") -> None:
+        if ts <= self.limit:
+            return
+        self.limit = self.clock() + FUTURE_TOLERANCE
+        if ts > self.limit:
+            now = (self.limit - FUTURE_TOLERANCE).isoformat(timespec="seconds")
+            raise InvalidRecord(
+                f"{field} {ts.isoformat()} is in the future (more than "
+                f"{FUTURE_TOLERANCE.seconds // 60} minutes after this machine's clock, {now})"
+            )
+
+
+def voice_record_from_object(obj: Any, payload: str, horizon: Horizon | None = None) -> VoiceRecord:
+    """Validate a decoded voice record (ARCHITECTURE.md, "Voice record"); ``payload`` is its JSON text.
+
+    With a ``horizon``, a record stamped later than it is refused too (log backfills).
+    """
     if type(obj) is not dict:
         raise InvalidRecord(f"not a JSON object but {type(obj).__name__}")
     missing = [f for f in REQUIRED_VOICE_FIELDS if obj.get(f) is None]
@@ -289,14 +352,13 @@ def voice_record_from_object(obj: Any, payload: str) -> VoiceRecord:
     if event_type == "move":
         _discord_id(obj, "from_channel_id")
     ts = parse_timestamp(obj["event_ts"])
+    if horizon is not None:
+        horizon.check(ts)
     return VoiceRecord(event_type, ts, guild_id, user_id, channel_id, payload)
 
 
-def parse_voice_line(line: str) -> VoiceRecord:
-    """One JSON text (a log line) → a validated :class:`VoiceRecord`, or :class:`InvalidRecord`."""
-    text = line.strip()
-    if not text:
-        raise InvalidRecord("empty line")
+def decode_json(text: str) -> Any:
+    """JSON text → value, or :class:`InvalidRecord` (NaN / Infinity and U+0000 refused up front)."""
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -304,7 +366,15 @@ def parse_voice_line(line: str) -> VoiceRecord:
     # PostgreSQL text and jsonb cannot hold U+0000: refuse it here, not as a failed batch later.
     if "\\u0000" in text and _has_nul(obj):
         raise InvalidRecord("contains a NUL character (\\u0000), which PostgreSQL cannot store")
-    return voice_record_from_object(obj, text)
+    return obj
+
+
+def parse_voice_line(line: str, horizon: Horizon | None = None) -> VoiceRecord:
+    """One JSON text (a log line) → a validated :class:`VoiceRecord`, or :class:`InvalidRecord`."""
+    text = line.strip()
+    if not text:
+        raise InvalidRecord("empty line")
+    return voice_record_from_object(decode_json(text), text, horizon)
 
 
 def rejected(source: str, source_ref: str | None, raw_text: str, reason: str) -> RejectedRecord:
@@ -314,10 +384,23 @@ def rejected(source: str, source_ref: str | None, raw_text: str, reason: str) ->
     )
 
 
-def check_line(line: str, source: str, source_ref: str | None) -> VoiceRecord | RejectedRecord:
+def oversized(source: str, source_ref: str | None, head: bytes, length: int) -> RejectedRecord:
+    """The quarantine entry of a line over :data:`MAX_LINE_BYTES`: its first bytes and its length."""
+    return rejected(
+        source,
+        source_ref,
+        head[:KEPT_BYTES].decode("utf-8", "backslashreplace"),
+        f"line too long: {length:,} bytes, over the limit of {MAX_LINE_BYTES:,} "
+        f"(only its first {min(length, KEPT_BYTES):,} bytes are kept here)",
+    )
+
+
+def check_line(
+    line: str, source: str, source_ref: str | None, horizon: Horizon | None = None
+) -> VoiceRecord | RejectedRecord:
     """Validate a line: the record to store, or its quarantine entry with the reason."""
     try:
-        return parse_voice_line(line)
+        return parse_voice_line(line, horizon)
     except InvalidRecord as exc:
         return rejected(source, source_ref, line.rstrip("\r\n"), str(exc))
 
