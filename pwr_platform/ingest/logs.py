@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -24,6 +24,9 @@ import ijson
 from pwr_platform.ingest.records import Record, check_line, rejected
 
 FORMATS = ("auto", "jsonl", "loki")
+# A line's text → its record, its quarantine entry, or None for a line that is not a record
+# (check_line for the native voice record; a mapping file's LineMapper.check otherwise).
+LineCheck = Callable[[str, str, str | None], Record | None]
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".log", ".txt"}
 
 
@@ -69,7 +72,7 @@ def _decode(raw: bytes, source: str, ref: str) -> str | Record:
         )
 
 
-def iter_jsonl(fh: IO[bytes], path: Path) -> Iterator[Record]:
+def iter_jsonl(fh: IO[bytes], path: Path, check: LineCheck = check_line) -> Iterator[Record]:
     """One voice record per line; blank lines are skipped (they are not records)."""
     prefix = f"{path}:"
     for lineno, raw in enumerate(fh, start=1):
@@ -77,10 +80,12 @@ def iter_jsonl(fh: IO[bytes], path: Path) -> Iterator[Record]:
             continue
         ref = prefix + str(lineno)
         text = _decode(raw, "jsonl", ref)
-        yield text if not isinstance(text, str) else check_line(text, "jsonl", ref)
+        record = text if not isinstance(text, str) else check(text, "jsonl", ref)
+        if record is not None:
+            yield record
 
 
-def iter_loki(fh: IO[bytes], path: Path) -> Iterator[Record]:
+def iter_loki(fh: IO[bytes], path: Path, check: LineCheck = check_line) -> Iterator[Record]:
     """Every ``data.result[].values[[ns_timestamp, line]]`` entry; several responses may follow each other."""
     prefix = f"{path}#"
     n = 0
@@ -89,7 +94,9 @@ def iter_loki(fh: IO[bytes], path: Path) -> Iterator[Record]:
             n += 1
             ref = prefix + str(n)
             if isinstance(value, list) and len(value) >= 2 and isinstance(value[1], str):
-                yield check_line(value[1], "loki", ref)
+                record = check(value[1], "loki", ref)
+                if record is not None:
+                    yield record
             else:
                 yield rejected(
                     "loki", ref, json.dumps(value, default=str), "Loki value is not [timestamp, line]"
@@ -100,11 +107,13 @@ def iter_loki(fh: IO[bytes], path: Path) -> Iterator[Record]:
         ) from exc
 
 
-def iter_file(path: Path, fmt: str = "auto") -> tuple[str, Iterator[Record], IO[bytes]]:
+def iter_file(
+    path: Path, fmt: str = "auto", check: LineCheck = check_line
+) -> tuple[str, Iterator[Record], IO[bytes]]:
     """(format used, record iterator, the open binary handle — for progress and closing)."""
     path = Path(path).resolve()
     if fmt == "auto":
         fmt = detect_format(path)
     fh = open_binary(path)
-    records = iter_loki(fh, path) if fmt == "loki" else iter_jsonl(fh, path)
+    records = iter_loki(fh, path, check) if fmt == "loki" else iter_jsonl(fh, path, check)
     return fmt, records, fh
