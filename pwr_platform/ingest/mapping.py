@@ -300,14 +300,21 @@ def parse_mapping(document: Any, origin: str) -> LogMapping:
     return mapping
 
 
+def mapping_from_text(text: str, origin: str) -> LogMapping:
+    """YAML text → :class:`LogMapping`; ``origin`` (the file name) starts every error message."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{origin}: not valid YAML: {exc}") from None
+    return parse_mapping(document, origin)
+
+
 def load_mapping(path: Path) -> LogMapping:
     """Read and validate a mapping file; every problem is a :class:`MappingError` naming the key."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise MappingError(f"{path}: cannot read the mapping file: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise MappingError(f"{path}: the mapping file is not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{path}: not valid YAML: {exc}") from None
-    return parse_mapping(document, str(path))
+    return mapping_from_text(text, str(path))
