@@ -140,7 +140,12 @@ def test_example_shape_ingests_to_hand_computed_rows_and_sessions_and_a_rerun_in
 
     first = run_pwr(env, "ingest", "--mapping", str(mapping), str(log), timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "read 7, inserted 5, duplicates 0, rejected 2 (2 new in quarantine)" in first.stdout
+    line_format = {"json-before-after": "json", "logfmt": "logfmt", "plain-text": "regex"}[SHAPES[shape][0]]
+    reader = "Loki answer, " if shape.endswith("loki") else ""
+    assert (
+        f"{log} ({reader}{line_format} lines via the mapping): "
+        "read 7, inserted 5, duplicates 0, rejected 2 (2 new in quarantine)"
+    ) in first.stdout
     assert f"skipped 2 line(s) that are not voice moves: {skipped}" in first.stdout
 
     stored = query(

@@ -109,7 +109,7 @@ def ingest(
     nothing new. Without FILES, only replays records left in the spool by an interrupted run.
     With --mapping, lines in another shape (JSON, logfmt, plain text) are mapped first.
     """
-    from pwr_platform.commands.ingest_mapping import check_for, print_dry_run, print_skipped
+    from pwr_platform.commands.ingest_mapping import check_for, print_dry_run, print_summary
     from pwr_platform.ingest.backfill import ingest_file
     from pwr_platform.ingest.logs import LogFormatError
 
@@ -128,8 +128,7 @@ def ingest(
             except LogFormatError as exc:
                 writer.sync()
                 raise click.ClickException(f"{exc} (the lines before it were ingested)") from exc
-            click.echo(summary.line())
-            print_skipped(mapper)
+            print_summary(summary, mapper)
             for i, value in enumerate((summary.read, summary.inserted, summary.duplicates, summary.rejected)):
                 totals[i] += value
     finally:

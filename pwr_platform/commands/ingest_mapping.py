@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from pwr_platform.ingest.backfill import FileSummary
 from pwr_platform.ingest.logs import LineCheck, LogFormatError
 from pwr_platform.ingest.mapped_lines import LineMapper
 from pwr_platform.ingest.mapping import MappingError, load_mapping
@@ -26,10 +27,14 @@ def check_for(mapping_file: Path | None) -> tuple[LineCheck, LineMapper | None]:
     return mapper.check, mapper
 
 
-def print_skipped(mapper: LineMapper | None) -> None:
-    """One file's skipped lines (not voice moves), by reason; nothing for native records."""
+def print_summary(summary: FileSummary, mapper: LineMapper | None) -> None:
+    """One file's summary line; with a mapping, its line format and the skipped lines by reason."""
     if mapper is None:
+        click.echo(summary.line())
         return
+    reader = "Loki answer, " if summary.format == "loki" else ""
+    summary.format = f"{reader}{mapper.mapping.format} lines via the mapping"
+    click.echo(summary.line())
     skipped = mapper.take_skipped()
     if skipped:
         reasons = "; ".join(f"{n:,} {reason}" for reason, n in skipped.most_common())

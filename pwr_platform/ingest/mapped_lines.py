@@ -243,7 +243,7 @@ class LineMapper:
         if not text.strip():
             return rejected(source, source_ref, text, "empty line")
         try:
-            return parse_voice_line(json.dumps(self.voice_object(text), ensure_ascii=False))
+            return parse_voice_line(json.dumps(self.voice_object(text)))
         except Skip as skip:
             self.skipped[str(skip)] += 1
             return None
