@@ -10,6 +10,9 @@ key, natural key, (guild, event_ts), ingest_xid), measured in the same run on th
   batch ahead so the simulation is not counted).
 - **pwr ingest**: the ingest code path (streaming read, JSON parsing, validation, writer) on a
   JSON-lines file of the same events.
+- **pwr ingest --mapping**: the same events written as a community bot's own log (the
+  ``examples/log-mappings/json-before-after`` shape: epoch milliseconds, nested member, channel
+  before / after) and read through that example mapping; printed next to the native figure.
 
 Size: ``PWR_BENCH_EVENTS`` (default 1,000,000). Database: ``PWR_BENCH_DATABASE_URL``, else a
 fresh database ``pwr_bench`` on the warehouse server (embedded unless PWR_DATABASE_URL).
@@ -19,6 +22,7 @@ Peak memory: each phase runs in a forked child process and reports that process'
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import resource
@@ -26,13 +30,15 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
 import psycopg
 
 from pwr_platform.ingest.backfill import ingest_file
+from pwr_platform.ingest.mapped_lines import LineMapper
+from pwr_platform.ingest.mapping import load_mapping
 from pwr_platform.ingest.records import VoiceRecord
 from pwr_platform.ingest.simulator import Simulation, SimulationConfig
 from pwr_platform.ingest.writer import BackgroundWriter, Writer
@@ -40,6 +46,8 @@ from pwr_platform.warehouse import migrate
 from pwr_platform.warehouse.connection import ensure_database, warehouse_url, with_database
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAPPING = Path(__file__).resolve().parent.parent / "examples" / "log-mappings" / "json-before-after.yaml"
 COLUMNS = "discord_guild_id, discord_user_id, discord_channel_id, event_type, event_ts, raw_payload"
 
 
@@ -68,18 +76,57 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def render_files(n: int, workdir: Path) -> tuple[Path, Path, int]:
-    """The same events as COPY text (baseline input) and as JSON lines (ingest input)."""
+def bot_log_line(r: VoiceRecord) -> str:
+    """The event as the json-before-after example's bot logs it (one voice-state update)."""
+    body = json.loads(r.payload)
+    channel = str(r.channel_id)
+    before = (
+        body.get("from_channel_id")
+        if r.event_type == "move"
+        else channel
+        if r.event_type == "leave"
+        else None
+    )
+    after = None if r.event_type == "leave" else channel
+    return json.dumps(
+        {
+            "ts": (r.event_ts - EPOCH) // timedelta(milliseconds=1),
+            "level": "info",
+            "event": "voice_state_update",
+            "guild": {"id": str(r.guild_id)},
+            "member": {
+                "id": str(r.user_id),
+                "name": body.get("username"),
+                "display_name": body.get("display_name"),
+            },
+            "before": {"channel_id": before},
+            "after": {
+                "channel_id": after,
+                "self_mute": body.get("self_mute"),
+                "self_deaf": body.get("self_deaf"),
+            },
+        }
+    )
+
+
+def render_files(n: int, workdir: Path) -> tuple[Path, Path, Path, int]:
+    """The same events as COPY text (baseline input), JSON lines (ingest input) and a bot's own log."""
     copy_path, jsonl_path = workdir / "events.copy", workdir / "events.jsonl"
+    bot_log_path = workdir / "bot.log"
     count = 0
-    with open(copy_path, "w") as copy_fh, open(jsonl_path, "w") as jsonl_fh:
+    with (
+        open(copy_path, "w") as copy_fh,
+        open(jsonl_path, "w") as jsonl_fh,
+        open(bot_log_path, "w") as bot_fh,
+    ):
         for r in simulated_voice(n):
             copy_fh.write(
                 f"{r.guild_id}\t{r.user_id}\t{r.channel_id}\t{r.event_type}\t{r.event_ts.isoformat()}\t{_escape(r.payload)}\n"
             )
             jsonl_fh.write(r.payload + "\n")
+            bot_fh.write(bot_log_line(r) + "\n")
             count += 1
-    return copy_path, jsonl_path, count
+    return copy_path, jsonl_path, bot_log_path, count
 
 
 def reset(url: str) -> None:
@@ -154,7 +201,7 @@ def main() -> None:
     print(f"events: {n:,} (PWR_BENCH_EVENTS); database: {url.rsplit('@', 1)[-1]}")
     with tempfile.TemporaryDirectory(prefix="pwr-bench-") as tmp:
         started = time.perf_counter()
-        copy_path, jsonl_path, rows = render_files(n, Path(tmp))
+        copy_path, jsonl_path, bot_log_path, rows = render_files(n, Path(tmp))
         print(
             f"  simulated + rendered {rows:,} events in {time.perf_counter() - started:.1f}s "
             f"(JSON lines file {jsonl_path.stat().st_size / 2**20:.0f} MiB)"
@@ -188,15 +235,29 @@ def main() -> None:
             assert summary.rejected == 0, summary
             assert (summary.inserted, summary.duplicates) == ((rows, 0) if expect_new else (0, rows)), summary
 
+        def ingest_mapped() -> None:
+            bw = BackgroundWriter(Writer(url, batch_size=10_000))
+            mapper = LineMapper(load_mapping(MAPPING))
+            summary = ingest_file(bot_log_path, bw, check=mapper.check)
+            bw.close()
+            assert (summary.rejected, summary.inserted, mapper.take_skipped()) == (0, rows, {}), summary
+
+        results = {}
         for label, phase, fresh in (
             ("writer, end to end (simulate → PG)", writer_end_to_end, True),
             ("writer alone (time in write_batch)", writer_alone, True),
             ("pwr ingest (JSON-lines file)", lambda: ingest(True), True),
             ("pwr ingest re-run (all duplicates)", lambda: ingest(False), False),
+            ("pwr ingest --mapping (bot's JSON log)", ingest_mapped, True),
         ):
             if fresh:
                 reset(url)
-            result = run_phase(label, rows, phase)
+            result = results[label] = run_phase(label, rows, phase)
             assert count_rows(url) == rows
             print(result.line(baseline), flush=True)
+        native, mapped = (
+            results["pwr ingest (JSON-lines file)"],
+            results["pwr ingest --mapping (bot's JSON log)"],
+        )
+        print(f"  mapped log / native JSON lines: {mapped.rate / native.rate:.2f}x the native rate")
     print("  targets: writer >= 0.5x bare COPY, pwr ingest >= 0.3x, peak memory < 200 MB")

@@ -96,29 +96,51 @@ def _logging(level: int) -> None:
     show_default=True,
     help="Seconds to wait at the end for PostgreSQL to come back if records had to be spooled.",
 )
-def ingest(files: tuple[Path, ...], fmt: str, batch_size: int, drain_timeout: float) -> None:
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML mapping file: read the logs in your bot's own shape (README, Mapping files).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the first records and the counts per outcome; write nothing."
+)
+def ingest(
+    files: tuple[Path, ...],
+    fmt: str,
+    batch_size: int,
+    drain_timeout: float,
+    mapping_file: Path | None,
+    dry_run: bool,
+) -> None:
     """Backfill voice logs (JSON lines or Loki query_range JSON; .gz too) into pwr_raw.
 
     Bad lines go to pwr_raw.rejected_voice_events with the reason; re-running a file inserts
     nothing new. Without FILES, only replays records left in the spool by an interrupted run.
+    With --mapping, lines in another shape (JSON, logfmt, plain text) are mapped first.
     """
+    from pwr_platform.commands.ingest_mapping import check_for, print_dry_run, print_summary
     from pwr_platform.ingest.backfill import ingest_file
     from pwr_platform.ingest.logs import LogFormatError
 
     _logging(logging.WARNING)
+    check, mapper = check_for(mapping_file)  # a bad mapping stops here, before any line is read
+    if dry_run:
+        print_dry_run(files, fmt, check, mapper)
+        return
     url = checked_warehouse()
     spool, writer = _open_writer("ingest", url, batch_size)
     totals = [0, 0, 0, 0]
     try:
         for path in files:
             try:
-                summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err)
+                summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err, check=check)
             except LogFormatError as exc:
                 writer.sync()
                 before = getattr(exc, "lines_read", 0)
                 kept = f"the {before:,} lines before it were ingested" if before else "nothing was ingested"
                 raise click.ClickException(f"{exc} ({kept} from this file)") from exc
-            click.echo(summary.line())
+            print_summary(summary, mapper)
             for i, value in enumerate((summary.read, summary.inserted, summary.duplicates, summary.rejected)):
                 totals[i] += value
     finally:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pwr_platform.ingest.logs import LogFormatError, iter_file
+from pwr_platform.ingest.logs import LineCheck, LogFormatError, iter_file
+from pwr_platform.ingest.records import check_line
 from pwr_platform.ingest.writer import BackgroundWriter
 
 
@@ -53,12 +54,13 @@ def ingest_file(
     fmt: str = "auto",
     progress: Progress | None = None,
     progress_every: float = 2.0,
+    check: LineCheck = check_line,
 ) -> FileSummary:
     """Read one file into ``writer``; counts are exact (the writer is synced at the end)."""
     started = time.perf_counter()
     stats = writer.stats
     before = (stats.inserted["voice"], stats.duplicates["voice"], stats.inserted["rejected"], stats.spooled)
-    used, records, fh = iter_file(path, fmt)
+    used, records, fh = iter_file(path, fmt, check)
     summary = FileSummary(path=Path(path), format=used)
     size = os.path.getsize(path) or 1
     next_report = started + progress_every

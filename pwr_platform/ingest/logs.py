@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -41,6 +41,9 @@ from pwr_platform.ingest.records import (
 )
 
 FORMATS = ("auto", "jsonl", "loki")
+# A line's text → its record, its quarantine entry, or None for a line that is not a record
+# (check_line for the native voice record; a mapping file's LineMapper.check otherwise).
+LineCheck = Callable[[str, str, str | None, Horizon | None], Record | None]
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".log", ".txt"}
 
 
@@ -132,7 +135,9 @@ def _logcli_line(text: str) -> str | None:
     return None
 
 
-def iter_jsonl(fh: IO[bytes], path: Path, horizon: Horizon | None = None) -> Iterator[Record]:
+def iter_jsonl(
+    fh: IO[bytes], path: Path, horizon: Horizon | None = None, check: LineCheck = check_line
+) -> Iterator[Record]:
     """One voice record per line (a voice record, or logcli's jsonl wrapping one); blank lines
     are skipped (they are not records); a line over the limit is quarantined unread."""
     horizon = horizon or Horizon()
@@ -149,10 +154,11 @@ def iter_jsonl(fh: IO[bytes], path: Path, horizon: Horizon | None = None) -> Ite
             yield text
             continue
         inner = _logcli_line(text)
-        if inner is None:
-            yield check_line(text, "jsonl", ref, horizon)
-        elif inner.strip():  # an empty log line is no record, as a blank line is not
-            yield check_line(inner, "jsonl", ref, horizon)
+        if inner is not None and not inner.strip():
+            continue  # an empty log line is no record, as a blank line is not
+        record = check(text if inner is None else inner, "jsonl", ref, horizon)
+        if record is not None:  # None: a line the mapping skips (counted there)
+            yield record
 
 
 def _answer_kind(path: Path) -> str | None:
@@ -188,7 +194,9 @@ def _answer_kind(path: Path) -> str | None:
     return None
 
 
-def iter_loki(fh: IO[bytes], path: Path, horizon: Horizon | None = None) -> Iterator[Record]:
+def iter_loki(
+    fh: IO[bytes], path: Path, horizon: Horizon | None = None, check: LineCheck = check_line
+) -> Iterator[Record]:
     """Every ``data.result[].values[[ns_timestamp, line]]`` entry; several responses may follow
     each other. An answer that is an error or a metric query is refused whole."""
     horizon = horizon or Horizon()
@@ -218,7 +226,9 @@ def iter_loki(fh: IO[bytes], path: Path, horizon: Horizon | None = None) -> Iter
             if cut is not None:
                 yield oversized("loki", ref, value[1].partition("\x00")[0].encode(), cut)
             else:
-                yield check_line(value[1], "loki", ref, horizon)
+                record = check(value[1], "loki", ref, horizon)
+                if record is not None:
+                    yield record
     except ijson.JSONError as exc:
         detail = exc.args[0] if exc.args else exc
         if isinstance(detail, bytes):  # the C parser's message, with an excerpt and a pointer
@@ -233,7 +243,9 @@ def iter_loki(fh: IO[bytes], path: Path, horizon: Horizon | None = None) -> Iter
             raise LogFormatError(f"{path}: {why}")
 
 
-def iter_file(path: Path, fmt: str = "auto") -> tuple[str, Iterator[Record], IO[bytes]]:
+def iter_file(
+    path: Path, fmt: str = "auto", check: LineCheck = check_line
+) -> tuple[str, Iterator[Record], IO[bytes]]:
     """(format used, record iterator, the open binary handle — for progress and closing)."""
     path = Path(path).resolve()
     try:
@@ -246,5 +258,6 @@ def iter_file(path: Path, fmt: str = "auto") -> tuple[str, Iterator[Record], IO[
     except READ_ERRORS as exc:
         raise read_error(path, exc) from exc
     horizon = Horizon()
-    records = iter_loki(fh, path, horizon) if fmt == "loki" else iter_jsonl(fh, path, horizon)
+    reader = iter_loki if fmt == "loki" else iter_jsonl
+    records = reader(fh, path, horizon, check)
     return fmt, _reading(path, records), fh
