@@ -87,9 +87,11 @@ def db_url(dagster: bool) -> None:
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    """Apply schema migrations (idempotent). Starts the embedded server if needed."""
+    """Apply schema migrations (idempotent), then set the restricted roles' passwords from
+    PWR_BOT_DB_PASSWORD / PWR_SUPERSET_DB_PASSWORD when set. Starts the embedded server if needed."""
     from pwr_platform.warehouse import migrate
     from pwr_platform.warehouse.connection import warehouse_url
+    from pwr_platform.warehouse.role_passwords import MissingRole, apply_role_passwords
 
     url = warehouse_url(start=True)
     before = migrate.current_revision(url)
@@ -99,6 +101,12 @@ def db_upgrade(revision: str) -> None:
         click.echo(f"Schema already at {after}.")
     else:
         click.echo(f"Schema migrated {before or '(empty)'} → {after}.")
+    try:
+        roles = apply_role_passwords(url, get_settings())
+    except MissingRole as exc:  # a --revision older than the role's migration
+        raise click.ClickException(str(exc)) from exc
+    if roles:
+        click.echo(f"Passwords of {', '.join(roles)} set from the environment.")
 
 
 @db.command("current")

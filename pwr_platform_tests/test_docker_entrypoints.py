@@ -20,11 +20,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from pwr_platform.ingest.records import HeartbeatRecord, voice_payload
+from pwr_platform.ingest.writer import Writer
 from pwr_platform.warehouse import migrate
 from pwr_platform.warehouse.embedded import EmbeddedPostgres, _bin_path
 from pwr_platform_tests.conftest import REPO_ROOT
@@ -194,6 +197,50 @@ def test_migrate_one_shot_applies_the_schema_and_is_idempotent(compose_pg: Compo
     assert tables >= 10
     again = _run_script("migrate", compose_pg)
     assert again.returncode == 0 and "Schema already at" in again.stdout
+
+
+def test_bot_role_from_compose_can_only_insert_and_select_raw(compose_pg: ComposePostgres) -> None:
+    """The bot's compose URL (role pwr_bot, password set by the migrate one-shot) writes real
+    records through the collector's writer; every other change is refused by PostgreSQL."""
+    migrated = _run_script("migrate", compose_pg)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert "Passwords of pwr_bot, pwr_reader set from the environment." in migrated.stdout
+    bot_url = compose_pg.container_env("bot")["PWR_DATABASE_URL"]
+    assert bot_url.startswith("postgresql://pwr_bot:")
+    t0 = datetime(2026, 10, 1, 18, 0, tzinfo=UTC)
+    records = [
+        voice_payload("join", t0 + timedelta(seconds=i), 811111111111111111, 1000 + i, 500, source="bot")
+        for i in range(20)
+    ]
+    records.append(HeartbeatRecord(811111111111111111, "role-drill", t0))
+    writer = Writer(bot_url)
+    writer.write_batch(records)
+    writer.write_batch(records)  # a replay: ON CONFLICT DO NOTHING needs no more than INSERT
+    writer.close()
+    assert writer.stats.inserted["voice"] == 20 and writer.stats.duplicates["voice"] == 20
+    with psycopg.connect(bot_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM pwr_raw.discord_voice_events").fetchone() == (20,)
+        assert conn.execute("SELECT count(*) FROM pwr_raw.collector_heartbeats").fetchone() == (1,)
+        refused = [
+            "UPDATE pwr_raw.discord_voice_events SET event_type = 'leave'",
+            "DELETE FROM pwr_raw.discord_voice_events",
+            "TRUNCATE pwr_raw.collector_heartbeats",
+            "ALTER TABLE pwr_raw.discord_voice_events ADD COLUMN x int",
+            "CREATE TABLE pwr_raw.sneaky (x int)",
+            "SELECT count(*) FROM pwr_core.members",
+            "INSERT INTO pwr_core.members (discord_user_id, first_seen_ts) VALUES (1, now())",
+            "SELECT count(*) FROM pwr_agg.member_voice_daily",
+            "SELECT count(*) FROM public.alembic_version",
+            "SELECT setval(pg_get_serial_sequence('pwr_raw.discord_voice_events', 'id'), 1)",
+        ]
+        for statement in refused:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    # nothing the bot tried changed what was collected
+    with psycopg.connect(compose_pg.url("pwr", "pwr")) as conn:
+        assert conn.execute("SELECT count(*) FROM pwr_raw.discord_voice_events").fetchone() == (20,)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(bot_url.replace("7" * 64, "8" * 64)).close()
 
 
 def test_migrate_one_shot_fails_loudly_without_a_database_url() -> None:

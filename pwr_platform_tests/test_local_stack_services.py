@@ -52,7 +52,7 @@ def _alive(pid: int) -> bool:
 @pytest.fixture
 def stranger() -> Iterator[subprocess.Popen]:
     """An unrelated live process (not started by pwr) whose pid a stale pid file will name."""
-    proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    proc = subprocess.Popen(["sleep", "3600"], start_new_session=True)
     yield proc
     proc.kill()
     proc.wait()
