@@ -8,8 +8,10 @@ the daemon's health is Dagster's own verdict on the heartbeats in the instance's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,12 +89,27 @@ def http_service_status(
     return ServiceStatus(name, "unhealthy", False, process.pid, port, f"{health_url} does not answer", log)
 
 
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """The instance reads DAGSTER_HOME and its storage URL from the environment: set them only
+    while it is open, so a caller's own environment is left as it was."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def daemon_heartbeats(settings: PwrSettings) -> tuple[bool, str]:
     """Dagster's own verdict on the daemon's heartbeats (every required daemon type), and a summary."""
     from dagster import DagsterInstance
 
-    os.environ.update(dagster_env(settings))
-    with DagsterInstance.get() as instance:
+    with _environment(dagster_env(settings)), DagsterInstance.get() as instance:
         statuses = instance.get_daemon_statuses()
     beats = [s.last_heartbeat.timestamp for s in statuses.values() if s.last_heartbeat]
     if not beats:
