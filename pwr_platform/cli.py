@@ -87,9 +87,11 @@ def db_url(dagster: bool) -> None:
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    """Apply schema migrations (idempotent). Starts the embedded server if needed."""
+    """Apply schema migrations (idempotent), then set the restricted roles' passwords from
+    PWR_BOT_DB_PASSWORD / PWR_SUPERSET_DB_PASSWORD when set. Starts the embedded server if needed."""
     from pwr_platform.warehouse import migrate
     from pwr_platform.warehouse.connection import warehouse_url
+    from pwr_platform.warehouse.role_passwords import MissingRole, apply_role_passwords
 
     url = warehouse_url(start=True)
     before = migrate.current_revision(url)
@@ -99,6 +101,12 @@ def db_upgrade(revision: str) -> None:
         click.echo(f"Schema already at {after}.")
     else:
         click.echo(f"Schema migrated {before or '(empty)'} → {after}.")
+    try:
+        roles = apply_role_passwords(url, get_settings())
+    except MissingRole as exc:  # a --revision older than the role's migration
+        raise click.ClickException(str(exc)) from exc
+    if roles:
+        click.echo(f"Passwords of {', '.join(roles)} set from the environment.")
 
 
 @db.command("current")
@@ -157,17 +165,45 @@ def up(ctx: click.Context, demo: bool) -> None:
 
 @main.command("down")
 def down() -> None:
-    """Stop everything `pwr up` started (data is kept)."""
+    """Stop everything `pwr up` started (data is kept); exit 1 when something could not be stopped."""
     from pwr_platform.bi.superset_service import stop_superset
-    from pwr_platform.services import stop_dagster
+    from pwr_platform.services import dagster_stop_steps, stop_all
     from pwr_platform.warehouse.connection import embedded_server, uses_embedded
 
-    if stop_superset(get_settings()):
-        click.echo("stopped superset")
-    for name in stop_dagster():
+    settings = get_settings()
+
+    def stop_postgres() -> bool:
+        return uses_embedded(settings) and embedded_server(settings).stop()
+
+    report = stop_all(
+        [
+            ("superset", lambda: stop_superset(settings, echo=click.echo)),
+            *dagster_stop_steps(settings, echo=click.echo),
+            ("PostgreSQL", stop_postgres),
+        ]
+    )
+    for name in report.stopped:
         click.echo(f"stopped {name}")
-    if uses_embedded() and embedded_server().is_initialized and embedded_server().stop():
-        click.echo("stopped PostgreSQL")
+    if report.errors:
+        click.echo(f"{len(report.errors)} service(s) could not be stopped:", err=True)
+        for error in report.errors:
+            click.echo(f"  {error}", err=True)
+        sys.exit(1)
+
+
+@main.command("status")
+def status() -> None:
+    """Print every service (PostgreSQL, Dagster webserver and daemon, Superset): pid, port, health,
+    log. Exit 1 when any of them is not running and healthy."""
+    from pwr_platform.stack_status import stack_status
+
+    statuses = stack_status(get_settings(), echo=click.echo)
+    for service in statuses:
+        click.echo(service.line())
+    down = [s.name for s in statuses if not s.healthy]
+    if down:
+        click.echo(f"not running or not healthy: {', '.join(down)}", err=True)
+        sys.exit(1)
 
 
 # --------------------------------------------------------------------------- area commands

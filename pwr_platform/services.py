@@ -1,13 +1,17 @@
-"""Start and stop the long-running local processes behind ``make up`` / ``make down``.
+"""Start, stop and inspect the long-running local processes behind ``make up`` / ``make down``.
 
 Each service is a detached process group with a pid file in ``PWR_HOME/run`` and a log in
 ``PWR_HOME/logs``. Dagster runs as ``dagster-webserver`` + ``dagster-daemon`` (not
 ``dagster dev``, which ignores SIGINT/SIGTERM when started from a script).
+
+A pid file is trusted only while ``/proc`` still shows the very process it recorded
+(:mod:`pwr_platform.pid_files`): a stale one (a reboot, a crash, a reused pid) is removed, its
+pid is never signalled, and the service is started afresh. Stopping several services never
+stops at the first failure: :func:`stop_all` tries each one and reports every error at the end.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -15,11 +19,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pwr_platform.pid_files import (
+    ProcessIdentity,
+    check_pid_file,
+    is_same_process,
+    reap_if_child,
+    write_pid_file,
+)
 from pwr_platform.settings import PwrSettings, get_settings
 from pwr_platform.warehouse.dagster_instance import REPO_ROOT, WORKSPACE_FILE, dagster_env
+
+Echo = Callable[[str], None]
 
 
 @dataclass
@@ -27,6 +41,10 @@ class Service:
     name: str
     argv: list[str]
     health_url: str | None = None
+
+
+class ServiceStopError(RuntimeError):
+    """A service could not be stopped; the message names it and says why."""
 
 
 def _bin(name: str) -> str:
@@ -45,43 +63,52 @@ def dagster_services(settings: PwrSettings) -> list[Service]:
     ]
 
 
-def _pid_file(settings: PwrSettings, name: str) -> Path:
+def pid_file(settings: PwrSettings, name: str) -> Path:
     return settings.run_dir / f"{name}.pid"
 
 
-def running_pid(settings: PwrSettings, name: str) -> int | None:
-    path = _pid_file(settings, name)
-    if not path.exists():
+def log_file(settings: PwrSettings, name: str) -> Path:
+    return settings.log_dir / f"{name}.log"
+
+
+def running_process(settings: PwrSettings, name: str, echo: Echo = print) -> ProcessIdentity | None:
+    """The service's live process, or None; a stale pid file is removed and said so."""
+    check = check_pid_file(pid_file(settings, name))
+    if check is None:
         return None
-    pid = int(path.read_text().strip())
+    if check.stale_reason:
+        echo(f"{name}: removed stale pid file {check.path} ({check.stale_reason}); nothing was signalled")
+    return check.identity
+
+
+def http_ok(url: str, timeout: float = 2) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        path.unlink(missing_ok=True)
-        return None
-    return pid
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
 
 
 def wait_http(url: str, timeout: float, proc_name: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+        if http_ok(url):
+            return
         time.sleep(0.5)
     tail = log.read_text()[-2000:] if log.exists() else ""
     raise RuntimeError(f"{proc_name} did not answer {url} within {timeout:.0f}s; end of {log}:\n{tail}")
 
 
-def start_service(settings: PwrSettings, service: Service, env: dict[str, str], timeout: float = 180) -> int:
-    pid = running_pid(settings, service.name)
-    if pid is None:
-        settings.run_dir.mkdir(parents=True, exist_ok=True)
-        settings.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = settings.log_dir / f"{service.name}.log"
+def start_service(
+    settings: PwrSettings, service: Service, env: dict[str, str], timeout: float = 180, echo: Echo = print
+) -> int:
+    """Start ``service`` unless its own process already runs; wait for its health URL."""
+    running = running_process(settings, service.name, echo)
+    if running is not None:
+        pid = running.pid
+    else:
+        log_path = log_file(settings, service.name)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 service.argv,
@@ -92,34 +119,71 @@ def start_service(settings: PwrSettings, service: Service, env: dict[str, str], 
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        _pid_file(settings, service.name).write_text(f"{proc.pid}\n")
+        # Popen returns once the program is exec'd, so /proc already shows its real command line
+        write_pid_file(pid_file(settings, service.name), proc.pid)
         pid = proc.pid
     if service.health_url:
-        wait_http(service.health_url, timeout, service.name, settings.log_dir / f"{service.name}.log")
+        wait_http(service.health_url, timeout, service.name, log_file(settings, service.name))
     return pid
 
 
-def stop_service(settings: PwrSettings, name: str, timeout: float = 30) -> bool:
-    pid = running_pid(settings, name)
-    if pid is None:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+def _signal_group(name: str, identity: ProcessIdentity, sig: signal.Signals) -> None:
+    try:
+        os.killpg(identity.pid, sig)  # the service leads its own session: its workers go too
+    except ProcessLookupError:
+        pass
+    except PermissionError as exc:
+        raise ServiceStopError(
+            f"{name}: not allowed to signal pid {identity.pid} ({exc.strerror}); it runs as another "
+            f"user: stop it as that user (or root); its pid file is kept"
+        ) from exc
+
+
+def _wait_gone(identity: ProcessIdentity, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # reap it when this process started it (tests): a zombie still answers kill(pid, 0)
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                break
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
+    while True:
+        reap_if_child(identity.pid)  # a zombie of our own child would look alive otherwise
+        if not is_same_process(identity):
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.2)
-    else:
-        os.killpg(pid, signal.SIGKILL)
-    _pid_file(settings, name).unlink(missing_ok=True)
+
+
+def stop_service(settings: PwrSettings, name: str, timeout: float = 30, echo: Echo = print) -> bool:
+    """SIGTERM the service's process group, SIGKILL after ``timeout``; False when not running.
+
+    Raises :class:`ServiceStopError` when the process cannot be signalled or survives SIGKILL.
+    """
+    identity = running_process(settings, name, echo)
+    if identity is None:
+        return False
+    _signal_group(name, identity, signal.SIGTERM)
+    if not _wait_gone(identity, timeout):
+        echo(f"{name}: pid {identity.pid} ignored SIGTERM for {timeout:.0f}s; sending SIGKILL")
+        _signal_group(name, identity, signal.SIGKILL)
+        if not _wait_gone(identity, 10):
+            raise ServiceStopError(f"{name}: pid {identity.pid} is still running after SIGKILL")
+    pid_file(settings, name).unlink(missing_ok=True)
     return True
+
+
+@dataclass
+class StopReport:
+    stopped: list[str]
+    errors: list[str]
+
+
+def stop_all(steps: list[tuple[str, Callable[[], bool]]]) -> StopReport:
+    """Run every stop step, whatever the others do: one stuck service never keeps the rest up."""
+    report = StopReport([], [])
+    for name, stop in steps:
+        try:
+            if stop():
+                report.stopped.append(name)
+        except Exception as exc:  # noqa: BLE001 - collected and reported, the next service still stops
+            report.errors.append(str(exc) if name in str(exc) else f"{name}: {exc}")
+    return report
 
 
 def start_dagster(settings: PwrSettings | None = None) -> str:
@@ -130,6 +194,9 @@ def start_dagster(settings: PwrSettings | None = None) -> str:
     return f"http://127.0.0.1:{settings.dagster_port}"
 
 
-def stop_dagster(settings: PwrSettings | None = None) -> list[str]:
-    settings = settings or get_settings()
-    return [s.name for s in reversed(dagster_services(settings)) if stop_service(settings, s.name)]
+def dagster_stop_steps(settings: PwrSettings, echo: Echo = print) -> list[tuple[str, Callable[[], bool]]]:
+    """Daemon first (it launches runs), then the webserver."""
+    return [
+        (s.name, lambda name=s.name: stop_service(settings, name, echo=echo))
+        for s in reversed(dagster_services(settings))
+    ]

@@ -68,6 +68,11 @@ class PwrSettings(BaseSettings):
         default=None,
         description="Password of the read-only warehouse role pwr_reader (secret). Unset: generated.",
     )
+    bot_db_password: str | None = Field(
+        default=None,
+        description="Password of the collector's warehouse role pwr_bot (secret); `pwr db upgrade` sets it. "
+        "Unset: the role keeps its password (none after migration 0011: it cannot log in).",
+    )
     superset_metadata_url: str | None = Field(
         default=None, description="Superset's metadata database URL. Unset: SQLite under PWR_HOME/superset."
     )

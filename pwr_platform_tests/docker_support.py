@@ -136,6 +136,7 @@ def sample_env(**overrides: str) -> dict[str, str]:
         "PWR_DAGSTER_DB_PASSWORD": "2" * 64,
         "PWR_SUPERSET_METADATA_DB_PASSWORD": "3" * 64,
         "PWR_SUPERSET_DB_PASSWORD": "4" * 64,
+        "PWR_BOT_DB_PASSWORD": "7" * 64,
         "SUPERSET_SECRET_KEY": "5" * 56,
         "PWR_SUPERSET_ADMIN_USER": "admin-test",
         "PWR_SUPERSET_ADMIN_PASSWORD": "6" * 32,

@@ -104,11 +104,71 @@ def test_only_the_proxy_publishes_ports(services: dict, compose: dict) -> None:
         if name != PROXY:
             assert "ports" not in service, f"{name} publishes ports; only the proxy may"
     assert sorted(services[PROXY]["ports"]) == ["443:443", "443:443/udp", "80:80"]
-    assert compose["networks"]["backend"].get("internal") is True
-    # everything but the proxy and the bot (Discord gateway) lives only on the internal network
+
+
+# --------------------------------------------------------------------------- network isolation
+DAGSTER_SERVICES = {"dagster-webserver", "dagster-daemon", "dagster-code-server"}
+SUPERSET_SIDE = {"superset", "superset-init", "superset-import"}
+
+
+def _reachable(services: dict, name: str) -> set[str]:
+    """Services ``name`` can open a connection to: those sharing one of its networks (containers
+    never route between networks, so a service on two networks joins nothing)."""
+    mine = set(services[name]["networks"])
+    return {other for other, spec in services.items() if other != name and mine & set(spec["networks"])}
+
+
+def test_bot_and_superset_cannot_reach_the_dagster_webserver_or_code_server(services: dict) -> None:
+    for name in {"bot", *SUPERSET_SIDE}:
+        reachable = _reachable(services, name)
+        assert not reachable & DAGSTER_SERVICES, f"{name} can reach {sorted(reachable & DAGSTER_SERVICES)}"
+    assert _reachable(services, "bot") == {"postgres"}, "the bot needs PostgreSQL and nothing else"
+    # the proxy reaches the two UIs only: not the code server, the daemon or the database
+    assert _reachable(services, PROXY) == {"dagster-webserver", "superset", "superset-import"}
+    # the code server answers the webserver and the daemon (and reaches PostgreSQL), nobody else
+    assert _reachable(services, "dagster-code-server") == {
+        "dagster-webserver",
+        "dagster-daemon",
+        "migrate",
+        "postgres",
+    }
+
+
+def test_every_service_reaches_what_its_urls_name(services: dict) -> None:
+    """A network split must not cut a service off from a host its configuration names."""
     for name, service in services.items():
-        expected = ["backend", "egress"] if name in {PROXY, "bot"} else ["backend"]
-        assert sorted(service["networks"]) == expected, name
+        env = " ".join(str(v) for v in (service.get("environment") or {}).values())
+        hosts = set(re.findall(r"@([a-z][a-z0-9-]*):\d+/", env))  # database URLs
+        hosts |= set(re.findall(r"https?://([a-z][a-z0-9-]*):", env))  # HTTP services
+        code_server = (service.get("environment") or {}).get("PWR_CODE_SERVER_HOST")
+        hosts |= {code_server} if code_server else set()
+        assert hosts <= _reachable(services, name), (
+            f"{name} names {sorted(hosts - _reachable(services, name))}"
+        )
+    assert {"dagster-webserver", "superset"} <= _reachable(services, PROXY)  # the Caddyfile's upstreams
+
+
+def test_only_the_bot_and_the_proxy_reach_the_internet(services: dict, compose: dict) -> None:
+    networks = compose["networks"]
+    egress = {net for net, spec in networks.items() if not (spec or {}).get("internal")}
+    assert egress == {"bot_egress", "proxy_egress"}, "every other network must be internal: true"
+    on_egress = {
+        name: set(s["networks"]) & egress for name, s in services.items() if set(s["networks"]) & egress
+    }
+    assert on_egress == {"bot": {"bot_egress"}, PROXY: {"proxy_egress"}}
+    used = {net for s in services.values() for net in s["networks"]}
+    assert used == set(networks), "every declared network is used, every used one declared"
+
+
+def test_bot_connects_as_its_least_privilege_role(services: dict) -> None:
+    bot_url = services["bot"]["environment"]["PWR_DATABASE_URL"]
+    assert bot_url == f"postgresql://pwr_bot:{sample_env()['PWR_BOT_DB_PASSWORD']}@postgres:5432/pwr"
+    # the migrate one-shot is what sets that role's password from the same variable
+    assert (
+        str(services["migrate"]["environment"]["PWR_BOT_DB_PASSWORD"]) == sample_env()["PWR_BOT_DB_PASSWORD"]
+    )
+    owner = sample_env()["PWR_DB_PASSWORD"]
+    assert owner not in str(services["bot"]["environment"]), "the bot must not hold the owner's password"
 
 
 # --------------------------------------------------------------------------- secrets
@@ -139,6 +199,7 @@ def test_secret_variables_have_no_default_anywhere() -> None:
     assert {
         "POSTGRES_PASSWORD",
         "PWR_DB_PASSWORD",
+        "PWR_BOT_DB_PASSWORD",
         "SUPERSET_SECRET_KEY",
         "PWR_DISCORD_TOKEN",
     } <= secret_names

@@ -20,11 +20,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from pwr_platform.ingest.records import HeartbeatRecord, voice_payload
+from pwr_platform.ingest.writer import Writer
 from pwr_platform.warehouse import migrate
 from pwr_platform.warehouse.embedded import EmbeddedPostgres, _bin_path
 from pwr_platform_tests.conftest import REPO_ROOT
@@ -196,6 +199,50 @@ def test_migrate_one_shot_applies_the_schema_and_is_idempotent(compose_pg: Compo
     assert again.returncode == 0 and "Schema already at" in again.stdout
 
 
+def test_bot_role_from_compose_can_only_insert_and_select_raw(compose_pg: ComposePostgres) -> None:
+    """The bot's compose URL (role pwr_bot, password set by the migrate one-shot) writes real
+    records through the collector's writer; every other change is refused by PostgreSQL."""
+    migrated = _run_script("migrate", compose_pg)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert "Passwords of pwr_bot, pwr_reader set from the environment." in migrated.stdout
+    bot_url = compose_pg.container_env("bot")["PWR_DATABASE_URL"]
+    assert bot_url.startswith("postgresql://pwr_bot:")
+    t0 = datetime(2026, 10, 1, 18, 0, tzinfo=UTC)
+    records = [
+        voice_payload("join", t0 + timedelta(seconds=i), 811111111111111111, 1000 + i, 500, source="bot")
+        for i in range(20)
+    ]
+    records.append(HeartbeatRecord(811111111111111111, "role-drill", t0))
+    writer = Writer(bot_url)
+    writer.write_batch(records)
+    writer.write_batch(records)  # a replay: ON CONFLICT DO NOTHING needs no more than INSERT
+    writer.close()
+    assert writer.stats.inserted["voice"] == 20 and writer.stats.duplicates["voice"] == 20
+    with psycopg.connect(bot_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM pwr_raw.discord_voice_events").fetchone() == (20,)
+        assert conn.execute("SELECT count(*) FROM pwr_raw.collector_heartbeats").fetchone() == (1,)
+        refused = [
+            "UPDATE pwr_raw.discord_voice_events SET event_type = 'leave'",
+            "DELETE FROM pwr_raw.discord_voice_events",
+            "TRUNCATE pwr_raw.collector_heartbeats",
+            "ALTER TABLE pwr_raw.discord_voice_events ADD COLUMN x int",
+            "CREATE TABLE pwr_raw.sneaky (x int)",
+            "SELECT count(*) FROM pwr_core.members",
+            "INSERT INTO pwr_core.members (discord_user_id, first_seen_ts) VALUES (1, now())",
+            "SELECT count(*) FROM pwr_agg.member_voice_daily",
+            "SELECT count(*) FROM public.alembic_version",
+            "SELECT setval(pg_get_serial_sequence('pwr_raw.discord_voice_events', 'id'), 1)",
+        ]
+        for statement in refused:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    # nothing the bot tried changed what was collected
+    with psycopg.connect(compose_pg.url("pwr", "pwr")) as conn:
+        assert conn.execute("SELECT count(*) FROM pwr_raw.discord_voice_events").fetchone() == (20,)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(bot_url.replace("7" * 64, "8" * 64)).close()
+
+
 def test_migrate_one_shot_fails_loudly_without_a_database_url() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PWR_")}
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
@@ -348,22 +395,65 @@ def test_daemon_heartbeats_into_postgres(compose_pg: ComposePostgres, dagster_st
     assert {"SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR"} <= daemons
 
 
-# --------------------------------------------------------------------------- Superset bundle import
-def test_superset_bundle_import_one_shot(compose_pg: ComposePostgres, tmp_path) -> None:
-    """superset-init, superset (gunicorn) and superset-import from their scripts, then import twice."""
+# --------------------------------------------------------------------------- Superset init (one-shot)
+def _superset_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     venv_bin = REPO_ROOT / ".venv-superset" / "bin"
     assert (venv_bin / "superset").exists(), "run `make superset-install` first"
-    migrated = _run_script("migrate", compose_pg)
-    assert migrated.returncode == 0, migrated.stderr
-    port = _free_port()
-    superset_env = {
+    return {
         "PATH": f"{venv_bin}:{os.environ['PATH']}",
         "SUPERSET_CONFIG_PATH": str(REPO_ROOT / "superset" / "superset_config.py"),
         "SUPERSET_HOME": str(tmp_path / "superset-home"),
-        "PWR_SUPERSET_PORT": str(port),
-        "PWR_SUPERSET_HOST": "127.0.0.1",
-        "PWR_SUPERSET_WORKERS": "2",
+        "PWR_SUPERSET_HOME": str(tmp_path / "superset-home"),
+        **extra,
     }
+
+
+@pytest.mark.timeout(1800)
+def test_superset_init_never_puts_the_admin_password_on_a_command_line(
+    compose_pg: ComposePostgres, tmp_path: Path
+) -> None:
+    """Every program the init one-shot executes is traced (strace, execve with full argv): the
+    admin password is in none of them, and the admin it creates logs in with that password."""
+    password = compose_pg.env["PWR_SUPERSET_ADMIN_PASSWORD"]
+    trace = tmp_path / "execve.trace"
+    script = container_script(compose_pg.compose["services"]["superset-init"]["command"][0])
+    env = {**compose_pg.container_env("superset-init"), **_superset_env(tmp_path)}
+    traced = ["strace", "-f", "--seccomp-bpf", "-e", "trace=execve", "-s", "100000", "-o", str(trace)]
+    proc = subprocess.run(
+        [*traced, str(script)], env=env, capture_output=True, text=True, timeout=900, cwd="/"
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    execs = [line for line in trace.read_text().splitlines() if "execve(" in line]
+    assert any("superset/bootstrap.py" in line for line in execs), "the trace missed the set-up itself"
+    leaking = [line for line in execs if password in line]
+    assert leaking == [], f"the admin password is on a command line: {leaking[0][:200]}"
+    # and the password did reach Superset: the stored hash verifies against it
+    with psycopg.connect(compose_pg.url("superset", "superset")) as conn:
+        (stored,) = conn.execute(
+            "SELECT password FROM ab_user WHERE username = %s", (compose_pg.env["PWR_SUPERSET_ADMIN_USER"],)
+        ).fetchone()
+    check = subprocess.run(
+        [
+            str(REPO_ROOT / ".venv-superset" / "bin" / "python"),
+            "-c",
+            "import os, sys; from werkzeug.security import check_password_hash as c; "
+            "sys.exit(0 if c(os.environ['HASH'], os.environ['PW']) else 1)",
+        ],
+        env={"HASH": stored, "PW": password},
+        timeout=60,
+    )
+    assert check.returncode == 0, "the admin's stored password is not docker/.env's"
+
+
+# --------------------------------------------------------------------------- Superset bundle import
+def test_superset_bundle_import_one_shot(compose_pg: ComposePostgres, tmp_path) -> None:
+    """superset-init, superset (gunicorn) and superset-import from their scripts, then import twice."""
+    migrated = _run_script("migrate", compose_pg)
+    assert migrated.returncode == 0, migrated.stderr
+    port = _free_port()
+    superset_env = _superset_env(
+        tmp_path, PWR_SUPERSET_PORT=str(port), PWR_SUPERSET_HOST="127.0.0.1", PWR_SUPERSET_WORKERS="2"
+    )
     init = _run_script("superset-init", compose_pg, timeout=600, **superset_env)
     assert init.returncode == 0, init.stdout[-3000:] + init.stderr[-3000:]
     services = Services(tmp_path)

@@ -14,6 +14,9 @@ Variables:
                                  (default: SQLite file PWR_SUPERSET_HOME/superset.db)
   PWR_SUPERSET_HOME              Superset's state directory (default: PWR_HOME/superset)
   PWR_HOME                       platform state directory (default: ./.pwr beside superset/)
+  PWR_SUPERSET_BEHIND_PROXY      true behind the TLS proxy (compose): client addresses from
+                                 X-Forwarded-For (ProxyFix, one trusted hop)
+  PWR_SUPERSET_LOGIN_RATE_LIMIT  login attempts per client (default "20 per minute")
 """
 
 from __future__ import annotations
@@ -40,19 +43,59 @@ SQLALCHEMY_DATABASE_URI = os.environ.get("PWR_SUPERSET_METADATA_URL") or (
 
 APP_NAME = "PwR Analytics"
 
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in {"1", "true", "yes"}
+
+
 # --- security -----------------------------------------------------------------------------
 WTF_CSRF_ENABLED = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = os.environ.get("PWR_SUPERSET_HTTPS", "").lower() in {"1", "true", "yes"}
-# The prebuilt front end always renders a telemetry pixel (a third-party image) in the navbar:
-# the content security policy below blocks it, so the browser never sends the request.
-# Login form rate limit per client (Superset's default limiter keeps counts in memory).
+SESSION_COOKIE_SECURE = _flag("PWR_SUPERSET_HTTPS")
+
+# Behind the TLS proxy (compose: PWR_SUPERSET_BEHIND_PROXY=true) every request reaches gunicorn
+# from the proxy's address: without ProxyFix all visitors would share one login limit (one
+# attacker locks everybody out, and nobody is limited apart) and URLs would be built for http.
+# Caddy (docker/Caddyfile) sets X-Forwarded-For/-Proto/-Host itself and trusts none a client
+# sends, so exactly one hop is trusted. Off when Superset is reached directly (`pwr up` binds
+# 127.0.0.1): there a client could forge the header.
+ENABLE_PROXY_FIX = _flag("PWR_SUPERSET_BEHIND_PROXY")
+PROXY_FIX_CONFIG = {"x_for": 1, "x_proto": 1, "x_host": 1, "x_port": 1, "x_prefix": 0}
+
+# Login attempts per client address (Flask-Limiter's key is request.remote_addr: the real client
+# once ProxyFix has applied X-Forwarded-For). Superset applies AUTH_RATE_LIMIT to the POSTs of its
+# own /login/ view, which only answers GET: the form's POST is served by Flask-AppBuilder's
+# AuthDBView and the API login by SecurityApi, and neither is limited. FLASK_APP_MUTATOR below
+# puts the limit on whatever serves POST on each login path. Counts are kept per gunicorn worker
+# (memory): with W workers a client gets at most W times the limit (Redis would make it exact).
 RATELIMIT_ENABLED = True
 AUTH_RATE_LIMITED = True
-AUTH_RATE_LIMIT = "10 per second"
+AUTH_RATE_LIMIT = os.environ.get("PWR_SUPERSET_LOGIN_RATE_LIMIT", "20 per minute")
 RATELIMIT_STORAGE_URI = "memory://"
+LOGIN_PATHS = ("/login/", "/api/v1/security/login")
 
+
+def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802 - the name Superset looks for
+    """Limit login POSTs per client on every login path (Superset calls this once the views exist)."""
+    from werkzeug.exceptions import HTTPException
+
+    urls = app.url_map.bind("localhost")
+    for path in LOGIN_PATHS:
+        try:
+            endpoint, _ = urls.match(path, method="POST")
+        except HTTPException:  # not routed: an app built for a CLI command has no login views
+            continue
+        blueprint = app.blueprints.get(endpoint.rpartition(".")[0])
+        if blueprint is None:
+            raise RuntimeError(
+                f"POST {path} is served by {endpoint}, outside a blueprint: it would be unlimited"
+            )
+        app.appbuilder.sm.limiter.limit(AUTH_RATE_LIMIT, methods=["POST"])(blueprint)
+
+
+# The prebuilt front end always renders a telemetry pixel (a third-party image) in the navbar:
+# the content security policy below blocks it, so the browser never sends the request.
 # Talisman on, with a content security policy that allows only this server: Superset's default
 # policy also allows map tiles, Mapbox, a telemetry pixel, web fonts and a docs CDN. None of the
 # PwR dashboards use them, and a dashboard must not make the browser talk to third parties.

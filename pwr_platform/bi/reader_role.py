@@ -6,25 +6,15 @@ The migration creates the role without a password; the platform sets it here, fr
 
 from __future__ import annotations
 
-import psycopg
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
-READER_ROLE = "pwr_reader"
+from pwr_platform.warehouse.role_passwords import READER_ROLE, set_role_password
+
+__all__ = ["READER_ROLE", "reader_url", "set_reader_password"]
 
 
 def set_reader_password(admin_url: str, password: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone()
-        if not exists:
-            raise RuntimeError(
-                f"role {READER_ROLE} does not exist: run `pwr db upgrade` (migration 0005_superset_reader) first"
-            )
-        conn.execute(
-            sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(
-                sql.Identifier(READER_ROLE), sql.Literal(password)
-            )
-        )
+    set_role_password(admin_url, READER_ROLE, password)
 
 
 def reader_url(warehouse_url: str, password: str | None = None, driver: str = "psycopg2") -> str:

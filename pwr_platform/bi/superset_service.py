@@ -85,6 +85,10 @@ def superset_env(settings: PwrSettings, secret_key: str) -> dict[str, str]:
     return env
 
 
+def superset_health_url(settings: PwrSettings) -> str:
+    return f"http://127.0.0.1:{settings.superset_port}/health"
+
+
 def superset_service(settings: PwrSettings) -> Service:
     port = settings.superset_port
     argv = [
@@ -109,7 +113,7 @@ def superset_service(settings: PwrSettings) -> Service:
         "0",
         "superset.app:create_app()",
     ]
-    return Service(SERVICE_NAME, argv, health_url=f"http://127.0.0.1:{port}/health")
+    return Service(SERVICE_NAME, argv, health_url=superset_health_url(settings))
 
 
 def _setup_fingerprint(settings: PwrSettings, secrets: SupersetSecrets) -> str:
@@ -178,5 +182,5 @@ def start_superset(settings: PwrSettings, warehouse_admin_url: str, echo=print) 
     return secrets
 
 
-def stop_superset(settings: PwrSettings) -> bool:
-    return stop_service(settings, SERVICE_NAME)
+def stop_superset(settings: PwrSettings, echo=print) -> bool:
+    return stop_service(settings, SERVICE_NAME, echo=echo)
