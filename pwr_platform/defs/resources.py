@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 from dagster import ConfigurableResource
 from pydantic import Field
 
 from pwr_platform.warehouse.connection import warehouse_url
-
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-
-
-def read_sql(name: str) -> str:
-    """Text of ``pwr_platform/sql/<name>.sql`` (one file per transform)."""
-    return (SQL_DIR / f"{name}.sql").read_text()
 
 
 class WarehouseResource(ConfigurableResource):

@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 
-from pwr_platform.defs.resources import read_sql
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+def read_sql(name: str) -> str:
+    """Text of ``pwr_platform/sql/<name>.sql`` (one file per transform).
+
+    Lives with the transforms (not with the Dagster resources) so that the command line and the
+    bot can run a transform without importing Dagster: layering goes warehouse ← transforms ← defs.
+    """
+    return (SQL_DIR / f"{name}.sql").read_text()
+
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
