@@ -13,6 +13,8 @@ Create Date: 2026-12-02
 * Labels: one member or event is picked on a dashboard by a text value, so it must be unique and
   the same in every dataset. ``member_label`` is the display name with the (unique) Discord
   username; ``event_label`` the event's name with its id (event names repeat: "Scrim vs …").
+* ``engagement_level`` — the weekly level (Core / Regular / Casual) that the Member Engagement
+  dataset spells out as a CASE, as a function the Member Profile uses too.
 * Links: ``member_profile_link`` / ``event_detail_link`` return an HTML ``<a>`` to the Member
   Profile / Event detail dashboard with its native filter preset through the ``native_filters``
   URL parameter (rison, percent-encoded). Table charts elsewhere show them as a column (Superset
@@ -68,6 +70,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 COMMENT ON FUNCTION pwr_agg.event_label(TEXT, BIGINT) IS
     'How dashboards name an event: its name and id (names repeat).';
+
+-- A member's engagement level in a week (the Member Engagement dashboard's rule, in one place).
+CREATE FUNCTION pwr_agg.engagement_level(voice_seconds BIGINT, events_attended INTEGER) RETURNS TEXT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN voice_seconds >= 36000 OR events_attended >= 3 THEN 'Core'
+                WHEN voice_seconds >= 10800 OR events_attended >= 1 THEN 'Regular'
+                ELSE 'Casual' END
+$$;
+COMMENT ON FUNCTION pwr_agg.engagement_level(BIGINT, INTEGER) IS
+    'Weekly engagement level: Core (10 h or 3 events), Regular (3 h or 1 event), else Casual.';
 
 -- Percent-encoding: every character but [A-Za-z0-9_.~-] (RFC 3986 unreserved) becomes percent + hex
 -- of each of its UTF-8 bytes. chr(37) is the percent sign (a literal one would be a driver placeholder).
@@ -127,6 +139,7 @@ DROP FUNCTION IF EXISTS pwr_agg.member_profile_link(BIGINT);
 DROP FUNCTION IF EXISTS pwr_agg.dashboard_filter_link(TEXT, TEXT, TEXT, TEXT, TEXT);
 DROP FUNCTION IF EXISTS pwr_agg.html_escape(TEXT);
 DROP FUNCTION IF EXISTS pwr_agg.url_encode(TEXT);
+DROP FUNCTION IF EXISTS pwr_agg.engagement_level(BIGINT, INTEGER);
 DROP FUNCTION IF EXISTS pwr_agg.event_label(TEXT, BIGINT);
 DROP FUNCTION IF EXISTS pwr_agg.member_label(TEXT, TEXT, BIGINT);
 DROP TABLE IF EXISTS pwr_agg.member_voice_habits;
