@@ -31,10 +31,9 @@ from pwr_platform_tests.test_superset import CHROMIUM, CHROMIUM_FLAGS, SCREENSHO
 
 pytestmark = [pytest.mark.superset, pytest.mark.timeout(1500)]
 
-# The dashboards' module fixtures (demo warehouse, one Superset for this module), registered here
-# under their own names: `populated_warehouse` and `superset`.
-demo_warehouse_fixture = dashboards.populated_warehouse
-superset_fixture = dashboards.superset
+# The dashboards' module fixtures (demo warehouse, one Superset for this module), used here too.
+populated_warehouse = dashboards.populated_warehouse
+superset = dashboards.superset
 
 MEMBER_FILTER = "NATIVE_FILTER-member_profile-member"
 EVENT_FILTER = "NATIVE_FILTER-event_detail-event"

@@ -137,11 +137,13 @@ event_rsvp = dashboard_table(
     ],
 )
 
-# Reads the sessions; member_voice_daily is a dependency so that the table refreshes after each
-# hourly daily-aggregates run (the sessions themselves change every minute and trigger nothing).
+# Its inputs are core tables, which trigger nothing (conditions.py): it refreshes nightly (and
+# when missing). A full rewrite has about one row per session (4,351 rows for 4,728 sessions in
+# the demo), so refreshing it after every hourly run would rewrite millions of rows an hour at
+# scale, for favourites that move over weeks.
 member_voice_habits = dashboard_table(
     MEMBER_VOICE_HABITS,
-    [VOICE_SESSIONS, MEMBERS, MEMBER_VOICE_DAILY],
+    [VOICE_SESSIONS, MEMBERS],
     "Completed sessions per member, local week, channel and hour of day they started in "
     "(favourite channels and hours on Member Profile).",
     [
