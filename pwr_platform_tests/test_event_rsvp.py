@@ -40,6 +40,7 @@ def test_interested_vs_attended_per_discord_event(warehouse_url: str, warehouse_
     observe(warehouse_conn, 7003, "2025-03-08T10:00Z", "scheduled", ...)
     observe(warehouse_conn, 7003, "2025-03-10T00:30Z", "active", 0)
     observe(warehouse_conn, 7003, "2025-03-10T01:30Z", "completed", "12")
+    observe(warehouse_conn, 7003, "2025-03-10T01:31Z", "completed", None)
     # E6 was cancelled: not a completed event, not listed
     observe(warehouse_conn, 7006, "2025-03-12T10:00Z", "scheduled", 9)
     run_assets(warehouse_url, [EVENT_RSVP])
@@ -53,7 +54,7 @@ def test_interested_vs_attended_per_discord_event(warehouse_url: str, warehouse_
 def test_more_attendees_than_interested_is_a_rate_above_one(warehouse_url: str, warehouse_conn) -> None:
     insert_scenario(warehouse_conn)
     warehouse_conn.execute("UPDATE pwr_core.events SET external_event_id = 'discord:7001' WHERE event_id = 1")
-    observe(warehouse_conn, 7001, "2025-03-11T20:05Z", "active", 1)
+    observe(warehouse_conn, 7001, "2025-03-11T20:05Z", "active", 1.0)  # a count written as a JSON float
     run_assets(warehouse_url, [EVENT_RSVP])
     assert rows(warehouse_conn, "SELECT interested, attendees, conversion_rate FROM pwr_agg.event_rsvp") == [
         (1, 2, D("2.0000"))

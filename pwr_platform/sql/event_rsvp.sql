@@ -15,9 +15,9 @@ INSERT INTO pwr_agg.event_rsvp
     (event_id, name, event_type, window_start_ts, interested, attendees, conversion_rate)
 WITH interest AS (
     SELECT 'discord:' || discord_event_id AS external_event_id, discord_guild_id,
-           max((raw_payload->>'user_count')::integer)
-               FILTER (WHERE jsonb_typeof(raw_payload->'user_count') = 'number'
-                         AND (raw_payload->>'user_count')::numeric > 0) AS interested
+           round(max((raw_payload->>'user_count')::numeric)
+                     FILTER (WHERE jsonb_typeof(raw_payload->'user_count') = 'number'
+                               AND (raw_payload->>'user_count')::numeric > 0))::integer AS interested
     FROM pwr_raw.discord_scheduled_events
     GROUP BY discord_guild_id, discord_event_id
 ), attended AS (
