@@ -34,6 +34,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from random import Random
 from zoneinfo import ZoneInfo
 
@@ -162,7 +163,7 @@ class Simulation:
         self.afk_channel_id = self.channel_ids[AFK_CHANNEL]
         self.gaps = self._collector_gaps(world)
         self._gap_starts = [g[0] for g in self.gaps]
-        self.events = self._with_interest(self._scheduled_events(world))
+        self.events = self._scheduled_events(world)
 
     # -- world -----------------------------------------------------------------------------
     def _collector_gaps(self, rng: Random) -> list[tuple[datetime, datetime]]:
@@ -248,6 +249,13 @@ class Simulation:
                 )
             )
         return events
+
+    @cached_property
+    def events_with_interest(self) -> list[SimEvent]:
+        """The events with interest counts and creators; computed only when event records are
+        written (it visits every member per event, which voice-only users such as the ingest
+        benchmark do not need)."""
+        return self._with_interest(self.events)
 
     def _with_interest(self, events: list[SimEvent]) -> list[SimEvent]:
         """Each event with its "interested" counts, drawn around its expected turnout.
@@ -360,7 +368,7 @@ class Simulation:
 
     def scheduled_event_records(self) -> Iterator[ScheduledEventRecord]:
         guild = self.config.guild_id
-        for ev in self.events:
+        for ev in self.events_with_interest:
             creator = self.user_id(ev.creator_index)
             for observed_ts, status in ev.observations:
                 payload = {
