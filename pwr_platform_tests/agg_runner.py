@@ -33,6 +33,8 @@ ASSETS = {
         dashboard_tables.member_trend,
         dashboard_tables.event_success,
         dashboard_tables.event_type_success,
+        dashboard_tables.event_rsvp,
+        dashboard_tables.member_voice_habits,
     ]
 }
 CHECKS = [

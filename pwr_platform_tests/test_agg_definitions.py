@@ -21,6 +21,8 @@ EXPECTED_PARTITIONS = {
     "member_trend": type(None),
     "event_success": type(None),
     "event_type_success": type(None),
+    "event_rsvp": type(None),
+    "member_voice_habits": type(None),
 }
 
 

@@ -191,6 +191,113 @@ def test_scheduled_events_have_transitions_channels_and_late_arrivals(community)
     assert on_time > 100 and late > 20
 
 
+def test_joins_spread_through_the_period(community) -> None:
+    """New members keep arriving: every third of the period has its share of the joins in it."""
+    sim, conn = community
+    thirds = conn.execute(
+        "SELECT width_bucket(extract(epoch FROM joined_at), extract(epoch FROM %s::timestamptz),"
+        "                    extract(epoch FROM %s::timestamptz), 3) AS third, count(*)"
+        " FROM pwr_raw.discord_member_events WHERE event_type = 'join' AND joined_at >= %s GROUP BY 1 ORDER BY 1",
+        (sim.start, sim.end, sim.start),
+    ).fetchall()
+    counts = dict(thirds)
+    assert set(counts) == {1, 2, 3}, thirds
+    total = sum(counts.values())
+    assert all(n > 0.15 * total for n in counts.values()), thirds
+    members = one(conn, "SELECT count(DISTINCT discord_user_id) FROM pwr_raw.discord_member_events")[0]
+    assert 0.4 * members < total < 0.8 * members  # and a core of members who were there before
+
+
+def test_some_members_churn_and_leave_after_joining(community) -> None:
+    sim, conn = community
+    members, leavers, bad = one(
+        conn,
+        "SELECT count(DISTINCT discord_user_id),"
+        "       count(DISTINCT discord_user_id) FILTER (WHERE event_type = 'leave'),"
+        "       count(*) FILTER (WHERE event_type = 'leave' AND event_ts <= joined_at)"
+        " FROM pwr_raw.discord_member_events",
+    )
+    assert 0.08 * members < leavers < 0.35 * members
+    assert bad == 0
+    # leavers are spread over the period too, not all at its end
+    first_half = one(
+        conn,
+        "SELECT count(*) FROM pwr_raw.discord_member_events WHERE event_type = 'leave' AND event_ts < %s",
+        sim.start + (sim.end - sim.start) / 2,
+    )[0]
+    assert 0 < first_half < leavers
+
+
+def test_first_voice_activity_is_not_before_joining(community) -> None:
+    _, conn = community
+    early, with_voice = one(
+        conn,
+        "WITH joined AS (SELECT discord_user_id, min(joined_at) AS joined_at FROM pwr_raw.discord_member_events"
+        "  GROUP BY 1),"
+        " first_voice AS (SELECT discord_user_id, min(event_ts) AS first_ts FROM pwr_raw.discord_voice_events"
+        "  GROUP BY 1)"
+        " SELECT count(*) FILTER (WHERE f.first_ts < j.joined_at), count(*)"
+        " FROM first_voice f LEFT JOIN joined j USING (discord_user_id)",
+    )
+    assert with_voice > 200
+    assert early == 0
+    # and nobody is in voice without a member record (a join date) to go with it
+    assert (
+        one(
+            conn,
+            "SELECT count(*) FROM (SELECT DISTINCT discord_user_id FROM pwr_raw.discord_voice_events) v"
+            " WHERE NOT EXISTS (SELECT 1 FROM pwr_raw.discord_member_events m"
+            "                   WHERE m.discord_user_id = v.discord_user_id)",
+        )[0]
+        == 0
+    )
+
+
+def test_scheduled_events_carry_interested_counts(community) -> None:
+    """Every observation carries Discord's user_count; it grows from creation to the start, and
+    across events it tracks who actually came (same order of magnitude, more for bigger events)."""
+    sim, conn = community
+    missing = one(
+        conn,
+        "SELECT count(*) FROM pwr_raw.discord_scheduled_events"
+        " WHERE NOT (raw_payload ? 'user_count') OR (raw_payload->>'user_count')::int < 0",
+    )[0]
+    assert missing == 0
+    shrinking = one(
+        conn,
+        "SELECT count(*) FROM (SELECT discord_event_id,"
+        "  max((raw_payload->>'user_count')::int) FILTER (WHERE status = 'scheduled') AS early,"
+        "  max((raw_payload->>'user_count')::int) FILTER (WHERE status IN ('active', 'completed')) AS final"
+        "  FROM pwr_raw.discord_scheduled_events GROUP BY 1) e WHERE final < early",
+    )[0]
+    assert shrinking == 0
+    per_event = conn.execute(
+        "WITH ev AS (SELECT discord_event_id, discord_channel_id,"
+        "  max((raw_payload->>'user_count')::int) AS interested,"
+        "  min(observed_ts) FILTER (WHERE status = 'active') AS a,"
+        "  min(observed_ts) FILTER (WHERE status = 'completed') AS c"
+        "  FROM pwr_raw.discord_scheduled_events GROUP BY 1, 2)"
+        " SELECT ev.discord_event_id, ev.interested, count(DISTINCT v.discord_user_id)"
+        " FROM ev LEFT JOIN pwr_raw.discord_voice_events v ON v.discord_channel_id = ev.discord_channel_id"
+        "  AND v.event_type IN ('join', 'move') AND v.event_ts BETWEEN ev.a - interval '30 minutes' AND ev.c"
+        " WHERE ev.c IS NOT NULL GROUP BY 1, 2",
+    ).fetchall()
+    assert len(per_event) > 20
+    interested = sum(i for _, i, _ in per_event)
+    came = sum(n for _, _, n in per_event)
+    assert 0.9 * came < interested < 2.5 * came, (interested, came)
+    assert len({i for _, i, _ in per_event}) > 5  # not one constant
+    # the event's creator is in the guild when creating it
+    hosts_outside = one(
+        conn,
+        "SELECT count(*) FROM (SELECT discord_event_id, min(observed_ts) AS created,"
+        "  min(creator_discord_user_id) AS creator FROM pwr_raw.discord_scheduled_events GROUP BY 1) e"
+        " WHERE NOT EXISTS (SELECT 1 FROM pwr_raw.discord_member_events m WHERE m.discord_user_id = e.creator"
+        "                   AND m.event_type = 'join' AND m.joined_at <= e.created)",
+    )[0]
+    assert hosts_outside == 0
+
+
 def test_collector_gaps_heartbeats_and_snapshots(community) -> None:
     sim, conn = community
     gaps = conn.execute(

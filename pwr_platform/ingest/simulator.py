@@ -14,7 +14,11 @@ What it models, and why each part is there (the warehouse's transforms must hand
 - **scheduled events** (scrims Tue/Thu, inhouses Sat, a monthly meeting, occasional extra scrims)
   recorded as the bot sees them — ``scheduled`` at creation, ``active`` at the actual start,
   ``completed`` at the end, a few ``cancelled`` — with attendance in the event's channel,
-  on-time and late arrivals and early leavers;
+  on-time and late arrivals and early leavers, and Discord's "interested" count (``user_count``
+  in the payload): a share of it at creation, the final count from the start on. The final count
+  is drawn around the event's expected turnout (members in the guild then, their weights), so
+  RSVPs over-promise a little as they do: some who click "interested" stay away, a few come
+  without;
 - **collector gaps**: the bot is down for minutes to hours now and then; no heartbeats and no
   voice events are recorded inside a gap, and at its end the reconnect snapshot records a ``join``
   (``source = "snapshot"``) for everyone then in voice, as the real bot's ``on_ready`` does;
@@ -28,8 +32,9 @@ import bisect
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from random import Random
 from zoneinfo import ZoneInfo
 
@@ -127,6 +132,8 @@ class SimEvent:
     cancelled: bool
     creator_index: int
     observations: tuple[tuple[datetime, str], ...]
+    interested: int = 0  # Discord's user_count once RSVPs are in (observed from the event's start)
+    early_interested: int = 0  # the count already there when the event was created
 
 
 @dataclass
@@ -243,6 +250,49 @@ class Simulation:
             )
         return events
 
+    @cached_property
+    def events_with_interest(self) -> list[SimEvent]:
+        """The events with interest counts and creators; computed only when event records are
+        written (it visits every member per event, which voice-only users such as the ingest
+        benchmark do not need)."""
+        return self._with_interest(self.events)
+
+    def _with_interest(self, events: list[SimEvent]) -> list[SimEvent]:
+        """Each event with its "interested" counts, drawn around its expected turnout.
+
+        The creator is one of the five most active members in the guild from the event's creation
+        to its end. Expected turnout is the sum of the attendance chances ``_sessions`` gives the members in
+        the guild at the event's start, so RSVPs and attendance move together (a big inhouse draws
+        more interest than a Tuesday scrim). Its own random stream per event: adding interest does
+        not change any other record of the same seed.
+        """
+        members = [
+            self._member(i, Random(f"pwr-sim:{self.config.seed}:member:{i}"))
+            for i in range(self.config.members)
+        ]
+        result = []
+        for ev in events:
+            rng = Random(f"pwr-sim:{self.config.seed}:interest:{ev.event_id}")
+            expected = sum(
+                _attend_chance(m, ev.event_type) * self._activity(m, ev.actual_start)
+                for m in members
+                if max(m.joined_at, self.start) <= ev.actual_start < (m.leave_at or self.end)
+            )
+            interested = max(1, round(expected * rng.uniform(0.9, 1.6) + rng.gauss(0, 1)))
+            early = round(interested * rng.uniform(0.2, 0.6))
+            created = ev.observations[0][0] if ev.observations else ev.scheduled_start
+            hosts = sorted(
+                (
+                    m
+                    for m in members
+                    if m.joined_at <= created and (m.leave_at or self.end) > ev.scheduled_end
+                ),
+                key=lambda m: -m.weight,
+            )[:5]  # organisers are regulars who are in the guild when they create the event
+            creator = rng.choice(hosts).index if hosts else ev.creator_index
+            result.append(replace(ev, interested=interested, early_interested=early, creator_index=creator))
+        return result
+
     def _as_collector_saw(self, observed: list[tuple[datetime, str]]) -> list[tuple[datetime, str]]:
         """Drop what happens after the period; a state reached while the collector was down is
         seen at its reconnect (startup sync), and only the last state within one gap is seen."""
@@ -318,7 +368,7 @@ class Simulation:
 
     def scheduled_event_records(self) -> Iterator[ScheduledEventRecord]:
         guild = self.config.guild_id
-        for ev in self.events:
+        for ev in self.events_with_interest:
             creator = self.user_id(ev.creator_index)
             for observed_ts, status in ev.observations:
                 payload = {
@@ -326,6 +376,7 @@ class Simulation:
                     "status": status,
                     "name": ev.name,
                     "channel_id": str(ev.channel_id),
+                    "user_count": ev.early_interested if observed_ts < ev.actual_start else ev.interested,
                     "source": "simulator",
                 }
                 yield ScheduledEventRecord(
@@ -389,12 +440,7 @@ class Simulation:
         for ev in self.events:
             if ev.cancelled or not first <= ev.actual_start < last:
                 continue
-            base = {
-                "scrim": 0.006 * m.weight**2,
-                "inhouse": 0.01 * m.weight**2,
-                "meeting": 0.05 + 0.03 * m.weight,
-            }
-            if rng.random() >= min(0.9, base[ev.event_type]) * self._activity(m, ev.actual_start):
+            if rng.random() >= _attend_chance(m, ev.event_type) * self._activity(m, ev.actual_start):
                 continue
             r = rng.random()
             if r < 0.65:
@@ -526,6 +572,12 @@ class Simulation:
         else:
             line = json.dumps({**good, "event_ts": f"{ts.year}-02-30T25:61:00Z"})
         return check_line(line, "simulator", f"simulator:seed={self.config.seed}:member={m.index}")
+
+
+def _attend_chance(m: _Member, event_type: str) -> float:
+    """A member's chance of attending an event of this type at full activity (regulars go more)."""
+    base = {"scrim": 0.006 * m.weight**2, "inhouse": 0.01 * m.weight**2, "meeting": 0.05 + 0.03 * m.weight}
+    return min(0.9, base[event_type])
 
 
 def _poisson(rng: Random, lam: float) -> int:

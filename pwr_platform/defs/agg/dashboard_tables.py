@@ -1,4 +1,5 @@
-"""The dashboard tables: cohort retention, member trend, event success (per event and per type).
+"""The dashboard tables: cohort retention, member trend, event success (per event and per type),
+RSVP vs attendance per event, and members' voice habits (favourite channels and hours).
 
 Each is a small table in pwr_agg that Superset reads directly (milliseconds at any size); its
 asset replaces all rows with ``sql/<name>.sql`` in one transaction (readers see the old or the
@@ -14,6 +15,7 @@ from pwr_platform.defs.agg.freshness import NIGHTLY
 from pwr_platform.defs.agg.keys import (
     COHORT_RETENTION,
     EVENT_ATTENDANCE,
+    EVENT_RSVP,
     EVENT_SUCCESS,
     EVENT_TYPE_SUCCESS,
     EVENTS,
@@ -21,7 +23,9 @@ from pwr_platform.defs.agg.keys import (
     MEMBER_MONTHLY_STATUS,
     MEMBER_TREND,
     MEMBER_VOICE_DAILY,
+    MEMBER_VOICE_HABITS,
     MEMBERS,
+    VOICE_SESSIONS,
 )
 from pwr_platform.defs.agg.metadata import table_metadata
 from pwr_platform.defs.agg.sql_runner import run_script, sql_params
@@ -114,5 +118,40 @@ event_type_success = dashboard_table(
         ("avg_attendees", "numeric", "Mean attendees per event."),
         ("on_time_share", "numeric", "On-time attendees / attendees, 0..1."),
         ("avg_minutes_per_attendee", "numeric", "Attended minutes per attendee."),
+    ],
+)
+
+event_rsvp = dashboard_table(
+    EVENT_RSVP,
+    [EVENT_ATTENDANCE, EVENTS],
+    "Interested (Discord RSVP, from the raw scheduled-event records) vs attended, per completed "
+    "Discord scheduled event.",
+    [
+        ("event_id", "bigint", "pwr_core.events.event_id."),
+        ("name", "text", "Event name."),
+        ("event_type", "text", "Event type (may be empty)."),
+        ("window_start_ts", "timestamptz", "Actual start when known, else scheduled start."),
+        ("interested", "integer", "Largest positive user_count observed; NULL when unknown."),
+        ("attendees", "integer", "Members who attended."),
+        ("conversion_rate", "numeric", "attendees / interested (can exceed 1)."),
+    ],
+)
+
+# Its inputs are core tables, which trigger nothing (conditions.py): it refreshes nightly (and
+# when missing). A full rewrite has about one row per session (4,351 rows for 4,728 sessions in
+# the demo), so refreshing it after every hourly run would rewrite millions of rows an hour at
+# scale, for favourites that move over weeks.
+member_voice_habits = dashboard_table(
+    MEMBER_VOICE_HABITS,
+    [VOICE_SESSIONS, MEMBERS],
+    "Completed sessions per member, local week, channel and hour of day they started in "
+    "(favourite channels and hours on Member Profile).",
+    [
+        ("member_id", "bigint", "pwr_core.members.member_id."),
+        ("week_start_date", "date", "Monday of the local ISO week the sessions started in."),
+        ("discord_channel_id", "bigint", "Voice channel."),
+        ("hour_of_day", "smallint", "Local hour the sessions started in, 0-23."),
+        ("sessions", "integer", "Completed sessions."),
+        ("voice_seconds", "bigint", "Their stored durations, summed."),
     ],
 )

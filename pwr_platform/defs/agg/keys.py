@@ -16,6 +16,15 @@ COHORT_RETENTION = AssetKey(["pwr_agg", "cohort_retention"])
 MEMBER_TREND = AssetKey(["pwr_agg", "member_trend"])
 EVENT_SUCCESS = AssetKey(["pwr_agg", "event_success"])
 EVENT_TYPE_SUCCESS = AssetKey(["pwr_agg", "event_type_success"])
+EVENT_RSVP = AssetKey(["pwr_agg", "event_rsvp"])
+MEMBER_VOICE_HABITS = AssetKey(["pwr_agg", "member_voice_habits"])
 
 DAILY_ASSETS = (MEMBER_VOICE_DAILY, VOICE_HEATMAP)
-DASHBOARD_TABLES = (COHORT_RETENTION, MEMBER_TREND, EVENT_SUCCESS, EVENT_TYPE_SUCCESS)
+DASHBOARD_TABLES = (
+    COHORT_RETENTION,
+    MEMBER_TREND,
+    EVENT_SUCCESS,
+    EVENT_TYPE_SUCCESS,
+    EVENT_RSVP,
+    MEMBER_VOICE_HABITS,
+)
