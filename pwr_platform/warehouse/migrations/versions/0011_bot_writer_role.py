@@ -1,7 +1,7 @@
 """The collector bot's own role: INSERT and SELECT on pwr_raw, nothing else.
 
 Revision ID: 0011_bot_writer_role
-Revises: 0008_pipeline_recovery
+Revises: 0010_drilldowns
 Create Date: 2026-12-02
 
 Why: the bot is the one component that faces the internet (the Discord gateway), so it is the
@@ -20,7 +20,7 @@ each database gets its own grants.
 from alembic import op
 
 revision = "0011_bot_writer_role"
-down_revision = "0008_pipeline_recovery"
+down_revision = "0010_drilldowns"
 branch_labels = None
 depends_on = None
 
