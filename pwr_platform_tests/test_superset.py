@@ -15,7 +15,6 @@ import os
 import shutil
 import socket
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +33,8 @@ from pwr_platform.bi.superset_service import (
     superset_url,
 )
 from pwr_platform.settings import PwrSettings
-from pwr_platform_tests.conftest import REPO_ROOT, create_database, drop_database
-from pwr_platform_tests.demo_warehouse import build_demo_warehouse
+from pwr_platform_tests.conftest import REPO_ROOT
+from pwr_platform_tests.demo_warehouse import build_demo_warehouse, scratch_warehouse
 
 pytestmark = [pytest.mark.superset, pytest.mark.timeout(600)]
 
@@ -52,7 +51,7 @@ CHROMIUM_FLAGS = [
 DASHBOARDS = {
     "voice-activity-overview": 6,
     "event-performance": 8,
-    "member-engagement": 6,
+    "member-engagement": 7,
     "early-retention-snapshot": 4,
 }
 
@@ -84,11 +83,9 @@ def _free(port: int) -> bool:
 def populated_warehouse(
     pg_server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    name = f"pwr_test_superset_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_server_url, name, template=template_db)
-    build_demo_warehouse(url, tmp_path_factory.mktemp("demo_home"))
-    yield url
-    drop_database(pg_server_url, name)
+    with scratch_warehouse(pg_server_url, template_db, "pwr_test_superset") as url:
+        build_demo_warehouse(url, tmp_path_factory.mktemp("demo_home"))
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +289,7 @@ def test_importing_twice_leaves_one_copy_of_everything(superset: RunningSuperset
     for kind, names in objects.items():
         assert len(names) == counts[kind], (kind, names)
         assert len(set(names)) == len(names), f"duplicate {kind}: {names}"
-    assert counts == {"databases": 1, "datasets": 11, "charts": 24, "dashboards": 4}
+    assert counts == {"databases": 1, "datasets": 12, "charts": 25, "dashboards": 4}
 
 
 def test_chart_edited_in_yaml_is_updated_on_reimport(superset: RunningSuperset, tmp_path: Path):
@@ -310,7 +307,7 @@ def test_chart_edited_in_yaml_is_updated_on_reimport(superset: RunningSuperset, 
         assert "Best events (edited in YAML)" in ids and "Best events by attendance" not in ids
         chart = client.get(f"/api/v1/chart/{ids['Best events (edited in YAML)']}")["result"]
         assert '"row_limit": 5' in chart["params"]
-        assert len(_object_counts(client)["charts"]) == 24
+        assert len(_object_counts(client)["charts"]) == 25
     finally:
         superset.import_bundle()  # back to the committed bundle for the other tests
     assert "Best events by attendance" in _chart_ids(superset.client())
@@ -328,7 +325,7 @@ def test_export_writes_ui_edits_back_to_yaml(superset: RunningSuperset, tmp_path
             timeout=60,
         ).raise_for_status()
         result = assets.export_bundle(client, tree)
-        assert result == {"written": 40, "removed": 0}
+        assert result == {"written": 42, "removed": 0}
         # same file names as the committed tree; only the edited chart differs
         committed = sorted(p.relative_to(ASSETS_DIR) for p in ASSETS_DIR.rglob("*.yaml"))
         assert sorted(p.relative_to(tree) for p in tree.rglob("*.yaml")) == committed
