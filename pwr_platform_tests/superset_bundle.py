@@ -154,6 +154,8 @@ def chart_sql(chart: Chart, where: list[str], *, query_b: bool = False) -> tuple
             continue
         if f["expressionType"] == "SQL":
             conditions.append(f"({f['sqlExpression']})")
+        elif f["operator"] in ("IS TRUE", "IS FALSE"):
+            conditions.append(f"{f['subject']} {f['operator']}")
         elif f["operator"] == "IN":
             values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in f["comparator"])
             conditions.append(f"{f['subject']} IN ({values})")

@@ -57,7 +57,8 @@ def test_trend_charts_leave_out_the_period_in_progress(chart: Chart):
         f
         for f in chart.params["adhoc_filters"]
         if f.get("filterOptionName", "").startswith(COMPLETE_PERIOD_FILTER)
-        and "pwr_agg.reporting_periods" in f.get("sqlExpression", "")
+        and f.get("operator") == "IS TRUE"
+        and "pwr_agg.reporting_periods" in (chart.column(f["subject"]) or {}).get("description", "")
     ]
     assert complete, f"{chart.stem}: trend chart draws the period in progress"
     assert "Complete" in chart.config["description"] or "complete" in chart.config["description"]
