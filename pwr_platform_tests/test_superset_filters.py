@@ -106,17 +106,34 @@ def _apply_filters(page) -> None:
     page.locator('[data-test="filter-bar__apply-button"]').click()
 
 
+def _choose_range_type(page, popover, label: str) -> None:
+    """Pick the popover's Range type (retried: on a loaded machine the first click can land
+    before the dropdown has opened)."""
+    range_type = popover.locator('[data-test="Range type"]')
+    for _ in range(5):
+        if range_type.locator(".ant-select-selection-item").inner_text().strip() == label:
+            return
+        range_type.click()
+        option = page.locator(".ant-select-item-option:visible", has_text=label).first
+        try:
+            option.click(timeout=5_000)
+        except Exception:  # noqa: BLE001 - the dropdown was not open yet: try again
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(300)
+    raise AssertionError(f"could not set the Range type to {label}")
+
+
 def _set_date_range(page, nf: NativeFilter, case: dict) -> None:
     _filter_form(page, nf).locator('[data-test="time-range-trigger"]').click()
     popover = page.locator(".ant-popover:visible").last
-    popover.locator('[data-test="Range type"]').click()
     if case["range"] == "Last week":
-        page.locator(".ant-select-item-option:visible", has_text="Last").first.click()
+        _choose_range_type(page, popover, "Last")
         popover.get_by_text("Last week", exact=True).click()
     else:
-        page.locator(".ant-select-item-option:visible", has_text="Advanced").first.click()
+        _choose_range_type(page, popover, "Advanced")
         start, end = (s.strip() for s in case["range"].split(" : "))
         bounds = popover.locator('input[type="text"]')
+        bounds.nth(1).wait_for()
         bounds.nth(0).fill(start)
         bounds.nth(1).fill(end)
     popover.locator('[data-test="date-filter-control__apply-button"]').click()
@@ -272,7 +289,11 @@ def _exercise(superset: RunningSuperset, boards: list[Dashboard], shots: Path, *
                 for nf in dashboard.native_filters():
                     for case in _cases(nf, superset.warehouse_url)[: 1 if only_first_case else None]:
                         bodies.clear()
-                        (_set_date_range if nf.is_time else _set_select)(page, nf, case)
+                        try:
+                            (_set_date_range if nf.is_time else _set_select)(page, nf, case)
+                        except Exception:
+                            page.screenshot(path=str(shots / f"{dashboard.slug}-FAILED-{case['label']}.png"))
+                            raise
                         _wait_for_requests(page, bodies, {ids[c.name] for c in nf.charts_in_scope})
                         wait_for_charts(page, len(dashboard.charts))
                         name = f"{dashboard.slug}-{nf.name.lower().replace(' ', '-')}-{case['label']}.png"
