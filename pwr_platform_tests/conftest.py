@@ -118,3 +118,7 @@ def empty_database_url(pg_server_url: str) -> Iterator[str]:
 def warehouse_conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         yield conn
+
+
+# one Superset (and its demo warehouse) for every Superset test module of the session
+from pwr_platform_tests.superset_support import populated_warehouse, superset  # noqa: E402, F401

@@ -4,6 +4,9 @@ asset graph materialized through Dagster. Used by tests that need realistic, com
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -12,7 +15,7 @@ from pwr_platform.commands.materialize import materialize_graph, resolve_window
 from pwr_platform.definitions import build_definitions
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.settings import get_settings
-from pwr_platform_tests.conftest import run_pwr
+from pwr_platform_tests.conftest import create_database, drop_database, run_pwr
 
 
 def pwr(url: str, home: Path, *args: str) -> str:
@@ -45,3 +48,14 @@ def materialize_all(url: str) -> list[str]:
 def build_demo_warehouse(url: str, home: Path, *, members: int = 120, days: int = 90, seed: int = 7) -> None:
     simulate(url, home, members=members, days=days, seed=seed)
     materialize_all(url)
+
+
+@contextmanager
+def scratch_warehouse(pg_server_url: str, template_db: str, prefix: str) -> Iterator[str]:
+    """A migrated warehouse database of its own (uniquely named), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_server_url, name, template=template_db)
+    try:
+        yield url
+    finally:
+        drop_database(pg_server_url, name)

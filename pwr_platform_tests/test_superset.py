@@ -1,4 +1,4 @@
-"""Superset end to end: one real Superset (gunicorn) on a populated test warehouse, shared by this module.
+"""Superset end to end: one real Superset (gunicorn) on a populated test warehouse (``superset_support``).
 
 Starts Superset exactly as ``pwr superset start`` does (generated secrets, metadata set-up,
 gunicorn on 127.0.0.1, bundle import through the REST API), on a warehouse built the way users
@@ -11,13 +11,8 @@ round trips. Screenshots land in ``.pwr/test-artifacts/superset/``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -26,94 +21,36 @@ import yaml
 
 from pwr_platform.bi import assets
 from pwr_platform.bi.superset_api import SupersetClient
-from pwr_platform.bi.superset_service import (
-    ASSETS_DIR,
-    SupersetSecrets,
-    start_superset,
-    stop_superset,
-    superset_url,
+from pwr_platform.bi.superset_service import ASSETS_DIR
+from pwr_platform_tests.conftest import REPO_ROOT
+from pwr_platform_tests.superset_support import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    RunningSuperset,
+    chart_state,
+    log_in,
+    wait_for_charts,
 )
-from pwr_platform.settings import PwrSettings
-from pwr_platform_tests.conftest import REPO_ROOT, create_database, drop_database
-from pwr_platform_tests.demo_warehouse import build_demo_warehouse
 
 pytestmark = [pytest.mark.superset, pytest.mark.timeout(600)]
 
 SCREENSHOT_DIR = REPO_ROOT / ".pwr" / "test-artifacts" / "superset"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DASHBOARDS = {
     "voice-activity-overview": 6,
     "event-performance": 8,
-    "member-engagement": 6,
+    "member-engagement": 7,
     "early-retention-snapshot": 4,
+    "member-profile": 11,
+    "event-detail": 6,
 }
 
 
-@dataclass
-class RunningSuperset:
-    settings: PwrSettings
-    secrets: SupersetSecrets
-    warehouse_url: str
-    base_url: str
-
-    def client(self) -> SupersetClient:
-        return SupersetClient(
-            self.base_url, self.settings.superset_admin_user, self.secrets.admin_password.value
-        )
-
-    def import_bundle(self, assets_dir: Path = ASSETS_DIR) -> dict:
-        return assets.import_bundle(
-            self.client(), assets_dir, self.warehouse_url, self.secrets.db_password.value
-        )
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-@pytest.fixture(scope="module")
-def populated_warehouse(
-    pg_server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    name = f"pwr_test_superset_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_server_url, name, template=template_db)
-    build_demo_warehouse(url, tmp_path_factory.mktemp("demo_home"))
-    yield url
-    drop_database(pg_server_url, name)
-
-
-@pytest.fixture(scope="module")
-def superset(populated_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSuperset]:
-    port = int(os.environ.get("PWR_TEST_SUPERSET_PORT", "18088"))
-    assert _free(port), f"127.0.0.1:{port} is taken: set PWR_TEST_SUPERSET_PORT to a free port"
-    home = tmp_path_factory.mktemp("pwr_home")
-    settings = PwrSettings(
-        home=home,
-        database_url=populated_warehouse,
-        superset_port=port,
-        superset_admin_user="pwr_test_admin",
-        superset_admin_password=None,
-        superset_db_password=None,
-        superset_metadata_url=None,
-    )
-    t0 = time.monotonic()
-    try:
-        secrets = start_superset(settings, populated_warehouse, echo=lambda _msg: None)
-        running = RunningSuperset(settings, secrets, populated_warehouse, superset_url(settings))
-        running.import_bundle()
-        print(f"\nSuperset up and bundle imported in {time.monotonic() - t0:.1f}s")
-        yield running
-    finally:
-        stop_superset(settings)
+def _bundle_counts() -> dict[str, int]:
+    """Objects the committed bundle holds, per kind: what an import must leave in Superset."""
+    return {
+        kind: sum(1 for _ in (ASSETS_DIR / kind).rglob("*.yaml"))
+        for kind in ("databases", "datasets", "charts", "dashboards")
+    }
 
 
 def _sql(url: str, query: str, params: tuple = ()) -> list[tuple]:
@@ -211,21 +148,6 @@ def test_charts_show_member_names_not_ids(superset: RunningSuperset):
 
 
 # ---------------------------------------------------------------------------- browser
-def _chart_state(page) -> list[dict]:
-    """Per chart tile: title, whether it rendered something, and any error / empty text."""
-    return page.evaluate(
-        """() => Array.from(document.querySelectorAll('[data-test="chart-grid-component"]')).map(tile => {
-            const title = (tile.querySelector('[data-test="editable-title"]') || {}).innerText || '?';
-            const text = tile.innerText || '';
-            const loading = !!tile.querySelector('[data-test="loading-indicator"], .loading');
-            const rendered = !!tile.querySelector('canvas, svg.echarts, table tbody tr td, .header-line');
-            const error = tile.querySelector('[role="alert"], .ant-alert-error, [data-test="error-tooltip"]');
-            const empty = /No results|No data/i.test(text);
-            return {title, loading, rendered, error: error ? (error.innerText || 'error') : null, empty};
-        })"""
-    )
-
-
 def test_dashboards_render_in_chromium(superset: RunningSuperset):
     from playwright.sync_api import sync_playwright
 
@@ -242,26 +164,13 @@ def test_dashboards_render_in_chromium(superset: RunningSuperset):
             # any response from outside this server is a leak the CSP should have stopped
             page.on("response", lambda r: third_party.append(r.url) if not r.url.startswith(base) else None)
             page.on("pageerror", lambda e: page_errors.append(str(e)))
-            page.goto(f"{base}/login/")
-            page.locator("#username").fill(superset.settings.superset_admin_user)
-            page.locator("#password").fill(superset.secrets.admin_password.value)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url("**/superset/welcome/**", timeout=60_000)
+            log_in(page, superset)
             for slug, expected_charts in DASHBOARDS.items():
                 t0 = time.monotonic()
                 page.goto(f"{base}/superset/dashboard/{slug}/")
-                page.wait_for_selector('[data-test="chart-grid-component"]', timeout=60_000)
-                deadline = time.monotonic() + 90
-                while True:
-                    states = _chart_state(page)
-                    done = len(states) == expected_charts and all(
-                        s["error"] or s["empty"] or (s["rendered"] and not s["loading"]) for s in states
-                    )
-                    if done or time.monotonic() > deadline:
-                        break
-                    page.wait_for_timeout(500)
+                wait_for_charts(page, expected_charts)
                 page.wait_for_timeout(1500)  # let animations settle before the screenshot
-                states = _chart_state(page)
+                states = chart_state(page)
                 timings[slug] = round(time.monotonic() - t0, 1)
                 page.screenshot(path=str(SCREENSHOT_DIR / f"{slug}.png"), full_page=True)
                 assert len(states) == expected_charts, (slug, states)
@@ -292,7 +201,8 @@ def test_importing_twice_leaves_one_copy_of_everything(superset: RunningSuperset
     for kind, names in objects.items():
         assert len(names) == counts[kind], (kind, names)
         assert len(set(names)) == len(names), f"duplicate {kind}: {names}"
-    assert counts == {"databases": 1, "datasets": 11, "charts": 24, "dashboards": 4}
+    assert counts == _bundle_counts()
+    assert counts["dashboards"] == len(DASHBOARDS)
 
 
 def test_chart_edited_in_yaml_is_updated_on_reimport(superset: RunningSuperset, tmp_path: Path):
@@ -310,7 +220,7 @@ def test_chart_edited_in_yaml_is_updated_on_reimport(superset: RunningSuperset, 
         assert "Best events (edited in YAML)" in ids and "Best events by attendance" not in ids
         chart = client.get(f"/api/v1/chart/{ids['Best events (edited in YAML)']}")["result"]
         assert '"row_limit": 5' in chart["params"]
-        assert len(_object_counts(client)["charts"]) == 24
+        assert len(_object_counts(client)["charts"]) == _bundle_counts()["charts"]
     finally:
         superset.import_bundle()  # back to the committed bundle for the other tests
     assert "Best events by attendance" in _chart_ids(superset.client())
@@ -328,7 +238,7 @@ def test_export_writes_ui_edits_back_to_yaml(superset: RunningSuperset, tmp_path
             timeout=60,
         ).raise_for_status()
         result = assets.export_bundle(client, tree)
-        assert result == {"written": 40, "removed": 0}
+        assert result == {"written": sum(_bundle_counts().values()), "removed": 0}
         # same file names as the committed tree; only the edited chart differs
         committed = sorted(p.relative_to(ASSETS_DIR) for p in ASSETS_DIR.rglob("*.yaml"))
         assert sorted(p.relative_to(tree) for p in tree.rglob("*.yaml")) == committed

@@ -2,7 +2,7 @@
 
 The links are SQL functions in the warehouse (migration 0010): their URL and HTML are checked for
 any name first (no Superset needed). Then, on the same real Superset + Chromium set-up as
-``test_superset.py`` (its fixtures: ``pwr simulate`` + every asset through Dagster, gunicorn,
+the other Superset tests (session fixtures in ``superset_support.py``: ``pwr simulate`` + every asset through Dagster, gunicorn,
 bundle import): a row's link is clicked on Member Engagement / Event Performance, the drill-down
 dashboard opens with that member / event selected, and what every chart received from Superset
 (its chart-data responses, captured in the browser) is compared with SQL on the warehouse. RSVP
@@ -26,14 +26,10 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from pwr_platform.bi.superset_api import _rison
-from pwr_platform_tests import test_superset as dashboards
-from pwr_platform_tests.test_superset import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOT_DIR, RunningSuperset
+from pwr_platform_tests.superset_support import CHROMIUM, CHROMIUM_FLAGS, RunningSuperset
+from pwr_platform_tests.test_superset import SCREENSHOT_DIR
 
 pytestmark = [pytest.mark.superset, pytest.mark.timeout(1500)]
-
-# The dashboards' module fixtures (demo warehouse, one Superset for this module), used here too.
-populated_warehouse = dashboards.populated_warehouse
-superset = dashboards.superset
 
 MEMBER_FILTER = "NATIVE_FILTER-member_profile-member"
 EVENT_FILTER = "NATIVE_FILTER-event_detail-event"

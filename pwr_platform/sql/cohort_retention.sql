@@ -5,6 +5,9 @@
 -- active_members    = cohort members with was_active in the month cohort_month + months_since_join;
 -- retention_rate    = active_members / cohort_size, 0..1, rounded to 4 places.
 -- One row per cohort and every status month from the cohort's month on (0 active when nobody was).
+-- Only cohorts whose join month is a status month are kept (cohort_month >= the first month of
+-- member_monthly_status): an earlier cohort would start at months_since_join > 0, and the chart
+-- must read as a triangle from month 0 for every cohort shown (issue 12).
 
 DELETE FROM pwr_agg.cohort_retention;
 
@@ -14,10 +17,13 @@ WITH cohorts AS (
     SELECT member_id,
            date_trunc('month', coalesce(join_date, first_seen_ts) AT TIME ZONE %(tz)s)::date AS cohort_month
     FROM pwr_core.members
-), sizes AS (
-    SELECT cohort_month, count(*) AS cohort_size FROM cohorts GROUP BY 1
 ), status_months AS (
     SELECT DISTINCT month_start_date FROM pwr_agg.member_monthly_status
+), sizes AS (
+    SELECT cohort_month, count(*) AS cohort_size
+    FROM cohorts
+    WHERE cohort_month >= (SELECT min(month_start_date) FROM status_months)
+    GROUP BY 1
 ), active AS (
     SELECT c.cohort_month, s.month_start_date, count(*) AS active_members
     FROM pwr_agg.member_monthly_status AS s

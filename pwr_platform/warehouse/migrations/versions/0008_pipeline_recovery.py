@@ -1,6 +1,6 @@
 """What the pipeline needs to recover from a restore onto a new server and from late data.
 
-Revision ID: 0008
+Revision ID: 0008_pipeline_recovery
 Revises: 0007_voice_sessions_partitioned
 Create Date: 2026-12-02
 

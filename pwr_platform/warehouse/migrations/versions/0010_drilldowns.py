@@ -1,7 +1,7 @@
 """Member Profile and Event detail: two dashboard tables and the labels and links the drill-downs use.
 
 Revision ID: 0010_drilldowns
-Revises: 0008_pipeline_recovery
+Revises: 0009_dashboard_periods
 Create Date: 2026-12-02
 
 * ``pwr_agg.event_rsvp`` — per completed Discord scheduled event: "interested" (Discord's RSVP
@@ -26,7 +26,7 @@ Create Date: 2026-12-02
 from alembic import op
 
 revision = "0010_drilldowns"
-down_revision = "0008_pipeline_recovery"
+down_revision = "0009_dashboard_periods"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,135 @@
+"""One real Superset for every Superset test module: fixtures, browser helpers.
+
+Starting Superset (metadata set-up, gunicorn, bundle import) costs tens of seconds on this
+machine, and the demo warehouse under it a minute more, so they are session-scoped and shared by
+every module that asks for ``superset`` (registered in ``conftest.py``). Starts Superset exactly as
+``pwr superset start`` does, on a warehouse built the way users get one (``pwr simulate`` and
+every asset materialized through Dagster).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pwr_platform.bi import assets
+from pwr_platform.bi.superset_api import SupersetClient
+from pwr_platform.bi.superset_service import (
+    ASSETS_DIR,
+    SupersetSecrets,
+    start_superset,
+    stop_superset,
+    superset_url,
+)
+from pwr_platform.settings import PwrSettings
+from pwr_platform_tests.demo_warehouse import build_demo_warehouse, scratch_warehouse
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class RunningSuperset:
+    settings: PwrSettings
+    secrets: SupersetSecrets
+    warehouse_url: str
+    base_url: str
+
+    def client(self) -> SupersetClient:
+        return SupersetClient(
+            self.base_url, self.settings.superset_admin_user, self.secrets.admin_password.value
+        )
+
+    def import_bundle(self, assets_dir: Path = ASSETS_DIR) -> dict:
+        return assets.import_bundle(
+            self.client(), assets_dir, self.warehouse_url, self.secrets.db_password.value
+        )
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="session")
+def populated_warehouse(
+    pg_server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with scratch_warehouse(pg_server_url, template_db, "pwr_test_superset") as url:
+        build_demo_warehouse(url, tmp_path_factory.mktemp("demo_home"))
+        yield url
+
+
+@pytest.fixture(scope="session")
+def superset(populated_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSuperset]:
+    port = int(os.environ.get("PWR_TEST_SUPERSET_PORT", "18088"))
+    assert _free(port), f"127.0.0.1:{port} is taken: set PWR_TEST_SUPERSET_PORT to a free port"
+    home = tmp_path_factory.mktemp("pwr_home")
+    settings = PwrSettings(
+        home=home,
+        database_url=populated_warehouse,
+        superset_port=port,
+        superset_admin_user="pwr_test_admin",
+        superset_admin_password=None,
+        superset_db_password=None,
+        superset_metadata_url=None,
+    )
+    t0 = time.monotonic()
+    try:
+        secrets = start_superset(settings, populated_warehouse, echo=lambda _msg: None)
+        running = RunningSuperset(settings, secrets, populated_warehouse, superset_url(settings))
+        running.import_bundle()
+        print(f"\nSuperset up and bundle imported in {time.monotonic() - t0:.1f}s")
+        yield running
+    finally:
+        stop_superset(settings)
+
+
+def chart_state(page) -> list[dict]:
+    """Per chart tile: title, whether it rendered something, and any error / empty text."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('[data-test="chart-grid-component"]')).map(tile => {
+            const title = (tile.querySelector('[data-test="editable-title"]') || {}).innerText || '?';
+            const text = tile.innerText || '';
+            const loading = !!tile.querySelector('[data-test="loading-indicator"], .loading');
+            const rendered = !!tile.querySelector('canvas, svg.echarts, table tbody tr td, .header-line');
+            const error = tile.querySelector('[role="alert"], .ant-alert-error, [data-test="error-tooltip"]');
+            const empty = /No results|No data/i.test(text);
+            return {title, loading, rendered, error: error ? (error.innerText || 'error') : null, empty};
+        })"""
+    )
+
+
+def wait_for_charts(page, expected_charts: int, timeout_s: float = 90) -> list[dict]:
+    """Wait until every tile has rendered, errored or said it is empty; returns the final states."""
+    page.wait_for_selector('[data-test="chart-grid-component"]', timeout=60_000)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = chart_state(page)
+        done = len(states) == expected_charts and all(
+            s["error"] or s["empty"] or (s["rendered"] and not s["loading"]) for s in states
+        )
+        if done or time.monotonic() > deadline:
+            return states
+        page.wait_for_timeout(500)
+
+
+def log_in(page, superset: RunningSuperset) -> None:
+    page.goto(f"{superset.base_url}/login/")
+    page.locator("#username").fill(superset.settings.superset_admin_user)
+    page.locator("#password").fill(superset.secrets.admin_password.value)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/superset/welcome/**", timeout=60_000)
