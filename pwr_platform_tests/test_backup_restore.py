@@ -245,7 +245,9 @@ def test_restore_into_a_fresh_cluster_far_behind_rebuilds_in_full_and_new_rows_r
     try:
         url = target.create_database("pwr")
         with psycopg.connect(target.url(), autocommit=True) as conn:
-            conn.execute("CREATE ROLE pwr_reader NOLOGIN")  # docs: restore after a first start made the roles
+            # docs: restore after a first start, whose migrations made the roles (reader and bot)
+            for role in ("pwr_reader", "pwr_bot"):
+                conn.execute(f"CREATE ROLE {role} NOLOGIN")
         _restore(url, dump)
         with psycopg.connect(url, autocommit=True) as conn:
             current = int(conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0])

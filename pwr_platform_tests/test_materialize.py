@@ -50,8 +50,8 @@ def test_default_range_builds_every_aggregate_over_the_data(warehouse_url: str, 
         ok = materialize_graph(defs, instance, window, echo=lambda text, nl=True: lines.append(text))
         assert ok, lines
         runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
-        # 8 aggregates, one run each: the partitioned ones cover their range in a single run
-        assert len(runs) == 8
+        # 10 aggregates, one run each: the partitioned ones cover their range in a single run
+        assert len(runs) == 10
     output = "\n".join(lines)
     assert "pwr_agg/member_voice_daily: 11 partitions 2025-03-03 … 2025-03-13" in output
     assert "pwr_agg/member_engagement_weekly: 2 partitions 2025-03-03 … 2025-03-10" in output
@@ -163,13 +163,13 @@ def test_pwr_materialize_command_records_runs_in_the_platform_instance(
     try:
         result = CliRunner().invoke(main, ["materialize", "--from", "2025-03-01", "--to", "2025-03-31"])
         assert result.exit_code == 0, result.output
-        assert "[1/12]" in result.output and "Materialized 12 assets" in result.output
+        assert "[1/14]" in result.output and "Materialized 14 assets" in result.output
         assert "FAILED" not in result.output
         assert "observed pwr_raw/discord_voice_events: ok" in result.output
         # one observation run, then one run per asset: partitioned ones (daily, weekly, monthly,
         # attendance) in a single run each
         with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-            assert len(instance.get_runs()) == 13
+            assert len(instance.get_runs()) == 15
             assert instance.fetch_observations(AssetKey(["pwr_raw", "discord_voice_events"]), limit=1).records
             for key in (["pwr_core", "voice_sessions"], ["pwr_agg", "member_trend"]):
                 assert instance.get_latest_materialization_event(AssetKey(key)) is not None
