@@ -140,6 +140,12 @@ def chart_metrics(chart: Chart) -> list:
     return metrics
 
 
+def _column_sql(column: str | dict) -> str:
+    """A chart column as SQL: a dataset column's name, or an adhoc column's expression (the
+    drill-down links, e.g. ``pwr_agg.member_profile_link(member_id)``)."""
+    return column if isinstance(column, str) else column["sqlExpression"]
+
+
 def chart_sql(chart: Chart, where: list[str], *, query_b: bool = False) -> tuple[str, list[str], list]:
     """SQL computing what ``chart`` shows, written from the bundle (dataset SQL + saved metric
     expressions + the chart's own non-temporal filters) without Superset: the grouping columns
@@ -168,9 +174,9 @@ def chart_sql(chart: Chart, where: list[str], *, query_b: bool = False) -> tuple
         is_time = (chart.column(x_axis) or {}).get("is_dttm")
         groups.append(f"date_trunc('{grain}', {x_axis})::date" if grain and is_time else x_axis)
     groupby = params.get(f"groupby{suffix}") or []
-    groups += [groupby] if isinstance(groupby, str) else list(groupby)
+    groups += [_column_sql(c) for c in ([groupby] if isinstance(groupby, str) else groupby)]
     if params.get("query_mode") == "raw":
-        columns = params["all_columns"]
+        columns = [_column_sql(c) for c in params["all_columns"]]
         sql = f"SELECT {', '.join(columns)} FROM {_source(chart.dataset)} AS t"
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)

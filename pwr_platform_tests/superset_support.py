@@ -88,8 +88,18 @@ def superset(populated_warehouse: str, tmp_path_factory: pytest.TempPathFactory)
         superset_metadata_url=None,
     )
     t0 = time.monotonic()
+    # The tests log in (browser and REST) far more often than a person: the per-client login
+    # limit (tested on its own in test_superset_config.py) would refuse them with 429.
+    limit_was = os.environ.get("PWR_SUPERSET_LOGIN_RATE_LIMIT")
+    os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = "10000 per minute"
     try:
-        secrets = start_superset(settings, populated_warehouse, echo=lambda _msg: None)
+        try:
+            secrets = start_superset(settings, populated_warehouse, echo=lambda _msg: None)
+        finally:  # the server has its environment now; nothing else in the run sees the setting
+            if limit_was is None:
+                os.environ.pop("PWR_SUPERSET_LOGIN_RATE_LIMIT")
+            else:
+                os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = limit_was
         running = RunningSuperset(settings, secrets, populated_warehouse, superset_url(settings))
         running.import_bundle()
         print(f"\nSuperset up and bundle imported in {time.monotonic() - t0:.1f}s")

@@ -309,21 +309,27 @@ def _exercise(superset: RunningSuperset, boards: list[Dashboard], shots: Path, *
     return problems, checked
 
 
+# Dashboards whose every filter can be cleared. Member Profile and Event detail always show one
+# member / event (a required filter, so "unfiltered" does not exist there): their Member / Event
+# filter is driven through every chart by test_superset_drilldowns.py, and their charts' time
+# columns and temporal filters by test_superset_bundle.py.
+DRILL_DOWNS = {"member-profile", "event-detail"}
+BROWSED = [d for d in dashboards() if d.slug not in DRILL_DOWNS]
+
+
 def test_native_filters_act_on_every_chart_in_scope_with_sqls_numbers(
     superset: RunningSuperset, tmp_path: Path
 ):
     try:
-        problems, checked = _exercise(superset, dashboards(), tmp_path)
+        problems, checked = _exercise(superset, BROWSED, tmp_path)
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for shot in tmp_path.glob("*.png"):
             shutil.copy(shot, ARTIFACTS / shot.name)
     print(f"\nchart checks per dashboard/filter: {checked}; screenshots in {tmp_path} and {ARTIFACTS}")
-    expected = {f"{d.slug}/{f.name}" for d in dashboards() for f in d.native_filters() if f.charts_in_scope}
+    expected = {f"{d.slug}/{f.name}" for d in BROWSED for f in d.native_filters() if f.charts_in_scope}
     assert set(checked) == expected
-    assert sum(checked.values()) >= sum(
-        len(f.charts_in_scope) for d in dashboards() for f in d.native_filters()
-    )
+    assert sum(checked.values()) >= sum(len(f.charts_in_scope) for d in BROWSED for f in d.native_filters())
     assert not problems, "\n".join(problems)
 
 
