@@ -137,9 +137,19 @@ def wait_for_charts(page, expected_charts: int, timeout_s: float = 90) -> list[d
         page.wait_for_timeout(500)
 
 
-def log_in(page, superset: RunningSuperset) -> None:
-    page.goto(f"{superset.base_url}/login/")
-    page.locator("#username").fill(superset.settings.superset_admin_user)
-    page.locator("#password").fill(superset.secrets.admin_password.value)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/superset/welcome/**", timeout=60_000)
+def log_in(page, superset: RunningSuperset, attempts: int = 3) -> None:
+    """Sign in through the login form. Tried again when the welcome page does not follow: on a
+    busy machine the first submit can be lost while the form page is still loading."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, attempts + 1):
+        page.goto(f"{superset.base_url}/login/", wait_until="load")
+        page.locator("#username").fill(superset.settings.superset_admin_user)
+        page.locator("#password").fill(superset.secrets.admin_password.value)
+        page.get_by_role("button", name="Sign in").click()
+        try:
+            page.wait_for_url("**/superset/welcome/**", timeout=60_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts:
+                raise

@@ -26,7 +26,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from pwr_platform.bi.superset_api import _rison
-from pwr_platform_tests.superset_support import CHROMIUM, CHROMIUM_FLAGS, RunningSuperset
+from pwr_platform_tests.superset_support import CHROMIUM, CHROMIUM_FLAGS, RunningSuperset, log_in
 from pwr_platform_tests.test_superset import SCREENSHOT_DIR
 
 pytestmark = [pytest.mark.superset, pytest.mark.timeout(1500)]
@@ -182,11 +182,7 @@ def _browser(superset: RunningSuperset) -> Iterator:
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             data = ChartData(page, names)
-            page.goto(f"{superset.base_url}/login/")
-            page.locator("#username").fill(superset.settings.superset_admin_user)
-            page.locator("#password").fill(superset.secrets.admin_password.value)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url("**/superset/welcome/**", timeout=60_000)
+            log_in(page, superset)
             yield page, data
             assert not errors, errors
         finally:
