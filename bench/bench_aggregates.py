@@ -23,7 +23,7 @@ from datetime import date, timedelta
 import psycopg
 from psycopg import sql
 
-from pwr_platform.commands.materialize import QUIET_CONSOLE
+from pwr_platform.cli.materialize import QUIET_CONSOLE
 
 BASELINE_SQL = """
 INSERT INTO bench_baseline_daily

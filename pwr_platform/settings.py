@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pwr_platform.paths import REPO_ROOT
+
 
 def _default_home() -> Path:
     """``.pwr/`` beside the checkout: local state (database files, Dagster home, spool, logs)."""
-    return Path(__file__).resolve().parent.parent / ".pwr"
+    return REPO_ROOT / ".pwr"
 
 
 class PwrSettings(BaseSettings):

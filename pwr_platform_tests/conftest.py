@@ -20,9 +20,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
 from pwr_platform.warehouse import migrate
 from pwr_platform.warehouse.connection import with_database
-from pwr_platform.warehouse.embedded import EmbeddedPostgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE_FIXTURES = {"pg_server_url", "template_db", "warehouse_url", "warehouse_conn", "empty_database_url"}

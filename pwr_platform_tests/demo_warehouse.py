@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from pwr_platform.commands.materialize import materialize_graph, resolve_window
+from pwr_platform.cli.materialize import materialize_graph, resolve_window
 from pwr_platform.definitions import build_definitions
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.settings import get_settings

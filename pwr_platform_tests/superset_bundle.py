@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from pwr_platform.bi.superset_service import ASSETS_DIR
+from pwr_platform.runtime.superset_service import ASSETS_DIR
 
 TEMPORAL_RANGE = "TEMPORAL_RANGE"
 NOT_DATE_FILTERED = "Not narrowed by the Date range"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from pwr_platform.bi import assets
+from pwr_platform.bi import bundle
 from pwr_platform.bi.superset_api import SupersetClient
-from pwr_platform.bi.superset_service import (
+from pwr_platform.runtime.superset_service import (
     ASSETS_DIR,
     SupersetSecrets,
     start_superset,
@@ -31,6 +31,7 @@ from pwr_platform.settings import PwrSettings
 from pwr_platform_tests.demo_warehouse import build_demo_warehouse, scratch_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / ".pwr" / "test-artifacts" / "superset"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -54,7 +55,7 @@ class RunningSuperset:
         )
 
     def import_bundle(self, assets_dir: Path = ASSETS_DIR) -> dict:
-        return assets.import_bundle(
+        return bundle.import_bundle(
             self.client(), assets_dir, self.warehouse_url, self.secrets.db_password.value
         )
 
@@ -124,8 +125,21 @@ def chart_state(page) -> list[dict]:
 
 
 def wait_for_charts(page, expected_charts: int, timeout_s: float = 90) -> list[dict]:
-    """Wait until every tile has rendered, errored or said it is empty; returns the final states."""
-    page.wait_for_selector('[data-test="chart-grid-component"]', timeout=60_000)
+    """Wait until every tile has rendered, errored or said it is empty; returns the final states.
+
+    When no tile shows at all, the page is loaded once more before giving up: on a busy 2-core
+    machine a dashboard request can be lost while Superset's worker is still busy with a bundle
+    import (seen once in CI), and a person would press reload too. A second miss fails, with a
+    screenshot of what the page showed kept under ``.pwr/test-artifacts``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_selector('[data-test="chart-grid-component"]', timeout=60_000)
+    except PlaywrightTimeout:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"no-chart-grid-{int(time.time())}.png"), full_page=True)
+        page.reload(wait_until="load")
+        page.wait_for_selector('[data-test="chart-grid-component"]', timeout=90_000)
     deadline = time.monotonic() + timeout_s
     while True:
         states = chart_state(page)

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pwr_platform.warehouse.embedded import _bin_path
+from pwr_platform.runtime.embedded_postgres import _bin_path
 from pwr_platform_tests.conftest import create_database, drop_database
 from pwr_platform_tests.demo_warehouse import build_demo_warehouse, pwr
 from pwr_platform_tests.voice_data import refresh

@@ -27,8 +27,8 @@ import pytest
 from pwr_platform.ingest.records import MemberRecord, ScheduledEventRecord
 from pwr_platform.ingest.spool import Spool, read_line
 from pwr_platform.ingest.writer import SessionLimits, Writer
+from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
 from pwr_platform.warehouse.connection import with_database
-from pwr_platform.warehouse.embedded import EmbeddedPostgres
 from pwr_platform_tests.conftest import REPO_ROOT
 from pwr_platform_tests.discord_gateway import LocalDiscord, guild, local_discord, member
 from pwr_platform_tests.test_writer import GUILD, free_port, own_server, voice  # noqa: F401 - fixture

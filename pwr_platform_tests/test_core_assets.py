@@ -13,7 +13,7 @@ from dagster import AssetKey, DagsterInstance, materialize
 from pwr_platform.defs.core import checks, event_attendance, events, members, voice_sessions
 from pwr_platform.defs.raw.discord_voice_events import discord_voice_events
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.warehouse.dagster_instance import REPO_ROOT
+from pwr_platform.runtime.dagster_instance import REPO_ROOT
 from pwr_platform_tests.test_events import observe
 from pwr_platform_tests.voice_data import Voice, at, insert_heartbeats, insert_voice
 

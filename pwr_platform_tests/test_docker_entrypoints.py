@@ -28,8 +28,8 @@ import pytest
 
 from pwr_platform.ingest.records import HeartbeatRecord, voice_payload
 from pwr_platform.ingest.writer import Writer
+from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres, _bin_path
 from pwr_platform.warehouse import migrate
-from pwr_platform.warehouse.embedded import EmbeddedPostgres, _bin_path
 from pwr_platform_tests.conftest import REPO_ROOT
 from pwr_platform_tests.docker_support import (
     BIN_DIR,
@@ -308,8 +308,8 @@ def _healthcheck(pg: ComposePostgres, service: str, env: dict[str, str], replace
 @pytest.fixture(scope="module")
 def dagster_stack(compose_pg: ComposePostgres, tmp_path_factory) -> Iterator[dict]:
     """Code server, webserver and daemon from their scripts, on the compose roles and databases."""
+    from pwr_platform.runtime.dagster_instance import write_instance
     from pwr_platform.settings import PwrSettings
-    from pwr_platform.warehouse.dagster_instance import write_instance
 
     migrated = _run_script("migrate", compose_pg)
     assert migrated.returncode == 0, migrated.stderr

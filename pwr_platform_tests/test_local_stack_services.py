@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from pwr_platform.pid_files import process_identity, write_pid_file
-from pwr_platform.services import (
+from pwr_platform.runtime.pid_files import process_identity, write_pid_file
+from pwr_platform.runtime.services import (
     Service,
     pid_file,
     running_process,
@@ -32,8 +32,8 @@ from pwr_platform.services import (
     start_service,
     stop_service,
 )
+from pwr_platform.runtime.stack_status import daemon_heartbeats
 from pwr_platform.settings import PwrSettings
-from pwr_platform.stack_status import daemon_heartbeats
 from pwr_platform_tests.conftest import run_pwr
 
 NOBODY = 65534

@@ -17,7 +17,7 @@ from dagster import (
     instance_for_test,
 )
 
-from pwr_platform.commands.materialize import materialize_graph, resolve_window
+from pwr_platform.cli.materialize import materialize_graph, resolve_window
 from pwr_platform.defs import agg
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform_tests.agg_scenario import insert_scenario, rows

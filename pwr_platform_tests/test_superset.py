@@ -19,9 +19,9 @@ import psycopg
 import pytest
 import yaml
 
-from pwr_platform.bi import assets
+from pwr_platform.bi import bundle
 from pwr_platform.bi.superset_api import SupersetClient
-from pwr_platform.bi.superset_service import ASSETS_DIR
+from pwr_platform.runtime.superset_service import ASSETS_DIR
 from pwr_platform_tests.conftest import REPO_ROOT
 from pwr_platform_tests.superset_support import (
     CHROMIUM,
@@ -237,7 +237,7 @@ def test_export_writes_ui_edits_back_to_yaml(superset: RunningSuperset, tmp_path
             json={"slice_name": "Events per week (renamed in the UI)"},
             timeout=60,
         ).raise_for_status()
-        result = assets.export_bundle(client, tree)
+        result = bundle.export_bundle(client, tree)
         assert result == {"written": sum(_bundle_counts().values()), "removed": 0}
         # same file names as the committed tree; only the edited chart differs
         committed = sorted(p.relative_to(ASSETS_DIR) for p in ASSETS_DIR.rglob("*.yaml"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pwr_platform.bi.secrets_store import get_or_create
-from pwr_platform.bi.superset_service import ASSETS_DIR, CONFIG_FILE, VENV_DIR, superset_secrets
+from pwr_platform.runtime.superset_service import ASSETS_DIR, CONFIG_FILE, VENV_DIR, superset_secrets
 from pwr_platform.settings import PwrSettings
 
 SUPERSET = VENV_DIR / "bin" / "superset"

@@ -32,7 +32,7 @@ import psycopg
 import pytest
 import yaml
 
-from pwr_platform.bi.superset_service import ASSETS_DIR
+from pwr_platform.runtime.superset_service import ASSETS_DIR
 from pwr_platform_tests.conftest import REPO_ROOT
 from pwr_platform_tests.superset_bundle import Chart, Dashboard, NativeFilter, chart_sql, dashboards
 from pwr_platform_tests.superset_support import (

@@ -17,8 +17,8 @@ import pytest
 from pwr_platform.ingest.records import HeartbeatRecord, RejectedRecord, VoiceRecord, voice_payload
 from pwr_platform.ingest.spool import Spool
 from pwr_platform.ingest.writer import QueueWriter, WarehouseUnavailable, Writer
+from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
 from pwr_platform.warehouse import migrate
-from pwr_platform.warehouse.embedded import EmbeddedPostgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GUILD = 811111111111111111

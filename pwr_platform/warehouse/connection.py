@@ -14,8 +14,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
 from pwr_platform.settings import PwrSettings, get_settings
-from pwr_platform.warehouse.embedded import EmbeddedPostgres
 
 WAREHOUSE_DB = "pwr"
 DAGSTER_DB = "dagster"

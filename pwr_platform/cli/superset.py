@@ -16,7 +16,7 @@ def superset_group() -> None:
 
 def _client(settings):
     from pwr_platform.bi.superset_api import SupersetClient
-    from pwr_platform.bi.superset_service import superset_secrets, superset_url
+    from pwr_platform.runtime.superset_service import superset_secrets, superset_url
 
     secrets = superset_secrets(settings)
     return SupersetClient(superset_url(settings), settings.superset_admin_user, secrets.admin_password.value)
@@ -24,7 +24,7 @@ def _client(settings):
 
 def print_login(settings, secrets) -> None:
     """The URL and login; the password itself only on the run that generated it."""
-    from pwr_platform.bi.superset_service import superset_url
+    from pwr_platform.runtime.superset_service import superset_url
 
     click.echo(f"  Superset:    {superset_url(settings)}   login: {settings.superset_admin_user}")
     pw = secrets.admin_password
@@ -38,13 +38,13 @@ def print_login(settings, secrets) -> None:
 
 def start_and_import(settings, echo=click.echo):
     """What `pwr up` and `pwr superset start` do: role password, set-up, gunicorn, bundle import."""
-    from pwr_platform.bi import assets
-    from pwr_platform.bi.superset_service import ASSETS_DIR, start_superset
+    from pwr_platform.bi import bundle
+    from pwr_platform.runtime.superset_service import ASSETS_DIR, start_superset
     from pwr_platform.warehouse.connection import warehouse_url
 
     url = warehouse_url(settings, start=True)
     secrets = start_superset(settings, url, echo=echo)
-    counts = assets.import_bundle(_client(settings), ASSETS_DIR, url, secrets.db_password.value)
+    counts = bundle.import_bundle(_client(settings), ASSETS_DIR, url, secrets.db_password.value)
     echo(
         "Imported dashboards as code: "
         + ", ".join(f"{n} {kind}" for kind, n in counts.items())
@@ -56,7 +56,7 @@ def start_and_import(settings, echo=click.echo):
 @superset_group.command("start")
 def start_cmd() -> None:
     """Start Superset on 127.0.0.1:PWR_SUPERSET_PORT and import superset/assets (first run sets up)."""
-    from pwr_platform.bi.superset_service import SupersetSetupError
+    from pwr_platform.runtime.superset_service import SupersetSetupError
 
     settings = get_settings()
     try:
@@ -70,7 +70,7 @@ def start_cmd() -> None:
 @superset_group.command("stop")
 def stop_cmd() -> None:
     """Stop Superset."""
-    from pwr_platform.bi.superset_service import stop_superset
+    from pwr_platform.runtime.superset_service import stop_superset
 
     click.echo("stopped superset" if stop_superset(get_settings()) else "Superset was not running.")
 
@@ -78,12 +78,12 @@ def stop_cmd() -> None:
 @superset_group.command("import")
 def import_cmd() -> None:
     """Import superset/assets into the running Superset (overwrites every object in the bundle)."""
-    from pwr_platform.bi import assets
-    from pwr_platform.bi.superset_service import ASSETS_DIR, superset_secrets
+    from pwr_platform.bi import bundle
+    from pwr_platform.runtime.superset_service import ASSETS_DIR, superset_secrets
     from pwr_platform.warehouse.connection import warehouse_url
 
     settings = get_settings()
-    counts = assets.import_bundle(
+    counts = bundle.import_bundle(
         _client(settings), ASSETS_DIR, warehouse_url(settings), superset_secrets(settings).db_password.value
     )
     click.echo("Imported " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
@@ -92,10 +92,10 @@ def import_cmd() -> None:
 @superset_group.command("export")
 def export_cmd() -> None:
     """Write every dashboard, chart, dataset and database of the running Superset into superset/assets."""
-    from pwr_platform.bi import assets
-    from pwr_platform.bi.superset_service import ASSETS_DIR
+    from pwr_platform.bi import bundle
+    from pwr_platform.runtime.superset_service import ASSETS_DIR
 
-    result = assets.export_bundle(_client(get_settings()), ASSETS_DIR)
+    result = bundle.export_bundle(_client(get_settings()), ASSETS_DIR)
     click.echo(
         f"Wrote {result['written']} YAML files, removed {result['removed']} into {ASSETS_DIR} "
         "(review with `git diff superset/assets`)."
@@ -105,7 +105,7 @@ def export_cmd() -> None:
 @superset_group.command("login")
 def login_cmd() -> None:
     """Print Superset's URL and admin login."""
-    from pwr_platform.bi.superset_service import superset_secrets
+    from pwr_platform.runtime.superset_service import superset_secrets
 
     settings = get_settings()
     print_login(settings, superset_secrets(settings))

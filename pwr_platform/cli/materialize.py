@@ -231,8 +231,8 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
     """
     from dagster import DagsterInstance
 
+    from pwr_platform.runtime.dagster_instance import apply_env
     from pwr_platform.settings import get_settings
-    from pwr_platform.warehouse.dagster_instance import apply_env
 
     settings = get_settings()
     if from_day and to_day and to_day < from_day:

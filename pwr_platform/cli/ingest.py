@@ -119,7 +119,7 @@ def ingest(
     nothing new. Without FILES, only replays records left in the spool by an interrupted run.
     With --mapping, lines in another shape (JSON, logfmt, plain text) are mapped first.
     """
-    from pwr_platform.commands.ingest_mapping import check_for, print_dry_run, print_summary
+    from pwr_platform.cli.ingest_mapping import check_for, print_dry_run, print_summary
     from pwr_platform.ingest.backfill import ingest_file
     from pwr_platform.ingest.logs import LogFormatError
 

@@ -2,7 +2,7 @@
 
 Superset lives in its own virtualenv (``.venv-superset``, built by ``make superset-install``)
 because it pins SQLAlchemy < 2 and pandas < 2.2; the platform only starts its processes. The
-process is the ``superset`` service of :mod:`pwr_platform.services` (pid file in PWR_HOME/run,
+process is the ``superset`` service of :mod:`pwr_platform.runtime.services` (pid file in PWR_HOME/run,
 log in PWR_HOME/logs/superset.log, health check ``/health``).
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from pwr_platform.bi.reader_role import set_reader_password
 from pwr_platform.bi.secrets_store import Secret, get_or_create
-from pwr_platform.services import Service, start_service, stop_service
+from pwr_platform.paths import REPO_ROOT
+from pwr_platform.runtime.services import Service, start_service, stop_service
 from pwr_platform.settings import PwrSettings
-from pwr_platform.warehouse.dagster_instance import REPO_ROOT
 
 SUPERSET_DIR = REPO_ROOT / "superset"
 CONFIG_FILE = SUPERSET_DIR / "superset_config.py"

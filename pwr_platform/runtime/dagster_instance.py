@@ -12,11 +12,11 @@ from pathlib import Path
 
 import yaml
 
+from pwr_platform.paths import REPO_ROOT
 from pwr_platform.settings import PwrSettings, get_settings
 from pwr_platform.warehouse.connection import dagster_storage_url, warehouse_url
 
 STORAGE_URL_ENV = "PWR_DAGSTER_STORAGE_URL"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 
 
@@ -47,7 +47,7 @@ def write_instance(settings: PwrSettings | None = None) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    text = "# Written by `pwr` (pwr_platform/warehouse/dagster_instance.py); edits are overwritten.\n"
+    text = "# Written by `pwr` (pwr_platform/runtime/dagster_instance.py); edits are overwritten.\n"
     text += yaml.safe_dump(instance_config(), sort_keys=False)
     if not target.exists() or target.read_text() != text:
         target.write_text(text)

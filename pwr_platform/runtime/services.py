@@ -5,7 +5,7 @@ Each service is a detached process group with a pid file in ``PWR_HOME/run`` and
 ``dagster dev``, which ignores SIGINT/SIGTERM when started from a script).
 
 A pid file is trusted only while ``/proc`` still shows the very process it recorded
-(:mod:`pwr_platform.pid_files`): a stale one (a reboot, a crash, a reused pid) is removed, its
+(:mod:`pwr_platform.runtime.pid_files`): a stale one (a reboot, a crash, a reused pid) is removed, its
 pid is never signalled, and the service is started afresh. Stopping several services never
 stops at the first failure: :func:`stop_all` tries each one and reports every error at the end.
 """
@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pwr_platform.pid_files import (
+from pwr_platform.paths import REPO_ROOT
+from pwr_platform.runtime.dagster_instance import WORKSPACE_FILE, dagster_env
+from pwr_platform.runtime.pid_files import (
     ProcessIdentity,
     check_pid_file,
     is_same_process,
@@ -31,7 +33,6 @@ from pwr_platform.pid_files import (
     write_pid_file,
 )
 from pwr_platform.settings import PwrSettings, get_settings
-from pwr_platform.warehouse.dagster_instance import REPO_ROOT, WORKSPACE_FILE, dagster_env
 
 Echo = Callable[[str], None]
 

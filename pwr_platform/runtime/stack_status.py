@@ -1,7 +1,7 @@
 """What ``pwr status`` shows: every service of the local stack, its pid, port, health and log.
 
 The answer comes from the services themselves, not from the pid files alone: a pid file is
-trusted only while /proc shows the process it recorded (:mod:`pwr_platform.pid_files`), the
+trusted only while /proc shows the process it recorded (:mod:`pwr_platform.runtime.pid_files`), the
 webserver and Superset must answer their health URL, PostgreSQL must accept a connection, and
 the daemon's health is Dagster's own verdict on the heartbeats in the instance's storage.
 """
@@ -18,12 +18,12 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from pwr_platform.bi.superset_service import SERVICE_NAME as SUPERSET_SERVICE
-from pwr_platform.bi.superset_service import superset_health_url
-from pwr_platform.services import Echo, dagster_services, http_ok, log_file, running_process
+from pwr_platform.runtime.dagster_instance import dagster_env
+from pwr_platform.runtime.services import Echo, dagster_services, http_ok, log_file, running_process
+from pwr_platform.runtime.superset_service import SERVICE_NAME as SUPERSET_SERVICE
+from pwr_platform.runtime.superset_service import superset_health_url
 from pwr_platform.settings import PwrSettings
 from pwr_platform.warehouse.connection import embedded_server, uses_embedded, warehouse_url
-from pwr_platform.warehouse.dagster_instance import dagster_env
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 import psycopg
 
-from pwr_platform.commands.ingest import checked_warehouse
-from pwr_platform.events_file import EventsFileError, parse_timestamp, read_events_file
+from pwr_platform.cli.ingest import checked_warehouse
+from pwr_platform.ingest.events_file import EventsFileError, parse_timestamp, read_events_file
 from pwr_platform.ingest.records import MAX_BIGINT
 from pwr_platform.settings import get_settings
 from pwr_platform.transforms.events import refresh_events
