@@ -252,9 +252,80 @@ class ScheduledEventRecord:
         )
 
 
-Record = VoiceRecord | RejectedRecord | HeartbeatRecord | MemberRecord | ScheduledEventRecord
+EVENT_COMMAND_ACTIONS = frozenset({"start", "end"})
+
+
+@dataclass(slots=True)
+class EventCommandRecord:
+    """An organizer ran ``/event start`` or ``/event end`` → ``pwr_raw.discord_event_commands``.
+
+    Keyed by the interaction id (Discord's id of that one command invocation), so a replayed spool
+    or a retried batch stores it once. ``sql/events.sql`` folds these into ``pwr_core.events``.
+    """
+
+    KIND: ClassVar[str] = "event_command"
+    guild_id: int
+    interaction_id: int
+    action: str
+    external_event_id: str
+    recorded_ts: datetime
+    organizer_id: int
+    name: str | None = None
+    event_type: str | None = None
+    channel_ids: tuple[int, ...] = ()
+    payload: str = "{}"
+
+    def __post_init__(self) -> None:
+        if self.action not in EVENT_COMMAND_ACTIONS:
+            raise InvalidRecord(f"event_command record: unknown action {self.action!r} (start or end)")
+        check_not_before_discord(self.KIND, "recorded_ts", self.recorded_ts)
+
+    def row(self) -> tuple:
+        return (
+            self.guild_id,
+            self.interaction_id,
+            self.action,
+            self.external_event_id,
+            self.recorded_ts,
+            self.name,
+            self.event_type,
+            "{" + ",".join(str(c) for c in self.channel_ids) + "}",
+            self.organizer_id,
+            self.payload,
+        )
+
+    def to_spool(self) -> list:
+        return [
+            self.guild_id,
+            self.interaction_id,
+            self.action,
+            self.external_event_id,
+            self.recorded_ts.isoformat(),
+            self.organizer_id,
+            self.name,
+            self.event_type,
+            list(self.channel_ids),
+            self.payload,
+        ]
+
+    @classmethod
+    def from_spool(cls, v: list) -> EventCommandRecord:
+        return cls(v[0], v[1], v[2], v[3], datetime.fromisoformat(v[4]), v[5], v[6], v[7], tuple(v[8]), v[9])
+
+
+Record = (
+    VoiceRecord | RejectedRecord | HeartbeatRecord | MemberRecord | ScheduledEventRecord | EventCommandRecord
+)
 RECORD_TYPES: dict[str, type] = {
-    t.KIND: t for t in (VoiceRecord, RejectedRecord, HeartbeatRecord, MemberRecord, ScheduledEventRecord)
+    t.KIND: t
+    for t in (
+        VoiceRecord,
+        RejectedRecord,
+        HeartbeatRecord,
+        MemberRecord,
+        ScheduledEventRecord,
+        EventCommandRecord,
+    )
 }
 
 

@@ -166,6 +166,23 @@ TABLES: dict[str, TableSpec] = {
                 "jsonb",
             ),
         ),
+        TableSpec(
+            "event_command",
+            "pwr_raw.discord_event_commands",
+            (
+                "discord_guild_id",
+                "interaction_id",
+                "action",
+                "external_event_id",
+                "recorded_ts",
+                "name",
+                "event_type",
+                "channel_ids",
+                "organizer_discord_user_id",
+                "raw_payload",
+            ),
+            ("bigint", "bigint", "text", "text", "timestamptz", "text", "text", "bigint[]", "bigint", "jsonb"),
+        ),
     )
 }
 

@@ -4,7 +4,7 @@
 -- ARCHITECTURE.md rule 5: the sessionizer runs when raw data arrived that its last run (and the
 -- members run) could not see: voice events; heartbeats only where they can move a collector gap
 -- (no heartbeat within the gap threshold before or after them, i.e. a gap opens, closes or a
--- late heartbeat falls into one); member records and scheduled-event records.
+-- late heartbeat falls into one); member records, scheduled-event records and /event commands.
 WITH wm AS (
     SELECT coalesce((SELECT read_snapshot FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_sessions'),
                     '1:1:'::pg_snapshot) AS sessions,
@@ -26,7 +26,8 @@ SELECT
                                          AND n.heartbeat_ts <= h.heartbeat_ts + make_interval(mins => %(gap_minutes)s))))
            ) AS heartbeats,
     EXISTS (SELECT 1 FROM wm, pwr_raw.discord_member_events_since(wm.members)) AS member_records,
-    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_scheduled_events_since(wm.members)) AS scheduled_events;
+    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_scheduled_events_since(wm.members))
+        OR EXISTS (SELECT 1 FROM wm, pwr_raw.discord_event_commands_since(wm.members)) AS scheduled_events;
 
 -- name: attendance_changes
 -- One statement, so the snapshot it returns is exactly the one its rows were read with: the

@@ -8,8 +8,16 @@
 --     seen 'active' (SCHEDULED→ACTIVE), actual_end_ts = first time seen 'completed'.
 --   * events run without Discord's feature (pwr_raw.manual_events, `pwr events import`): as
 --     last imported — re-importing updates by external_event_id.
+--   * events started by an organizer's `/event start` in Discord (pwr_raw.discord_event_commands)
+--     for no known event: external_event_id 'bot:<interaction id>', named, typed and in the
+--     channels the command gave; scheduled start = actual start = the command's time; host = the
+--     organizer.
+-- Commands on any event: the first `/event start` is its actual start (it wins over Discord's own
+-- ACTIVE time: the organizer said when it began) and makes a scheduled event 'active'; the first
+-- `/event end` is its actual end and completes it. The start command's channels are used when
+-- the event names none of its own.
 -- An end stamped by hand (pwr_raw.event_completions, `pwr events complete`) wins over the
--- source's actual end and makes the event 'completed'.
+-- source's actual end and over `/event end`, and makes the event 'completed'.
 -- changed_xid (+) is stamped whenever something attendance depends on changes (status, times,
 -- guild, channels); the attendance sensor watches it. Python: pwr_platform/transforms/events.py.
 
@@ -41,14 +49,45 @@ sources AS (
     SELECT external_event_id, name, description, event_type, scheduled_start_ts, scheduled_end_ts,
            actual_start_ts, actual_end_ts, host_discord_user_id, channel_ids, status, discord_guild_id
     FROM pwr_raw.manual_events
+),
+commands AS (
+    SELECT DISTINCT ON (external_event_id) external_event_id, discord_guild_id, name, event_type,
+           channel_ids, organizer_discord_user_id,
+           recorded_ts AS command_start_ts
+    FROM pwr_raw.discord_event_commands
+    WHERE action = 'start'
+    ORDER BY external_event_id, recorded_ts, id
+),
+command_ends AS (
+    SELECT external_event_id, min(recorded_ts) AS command_end_ts
+    FROM pwr_raw.discord_event_commands
+    WHERE action = 'end'
+    GROUP BY external_event_id
+),
+all_sources AS (
+    SELECT * FROM sources
+    UNION ALL
+    SELECT k.external_event_id, coalesce(k.name, 'Event ' || k.external_event_id), NULL, k.event_type,
+           k.command_start_ts, NULL, k.command_start_ts, NULL, k.organizer_discord_user_id, k.channel_ids,
+           'active', k.discord_guild_id
+    FROM commands k
+    WHERE NOT EXISTS (SELECT 1 FROM sources s WHERE s.external_event_id = k.external_event_id)
 )
 SELECT s.external_event_id, s.name, s.description, s.event_type, s.scheduled_start_ts, s.scheduled_end_ts,
-       s.actual_start_ts, coalesce(c.actual_end_ts, s.actual_end_ts) AS actual_end_ts,
-       s.host_discord_user_id, s.channel_ids,
-       CASE WHEN c.actual_end_ts IS NOT NULL THEN 'completed' ELSE s.status END AS status,
+       coalesce(k.command_start_ts, s.actual_start_ts) AS actual_start_ts,
+       coalesce(c.actual_end_ts, ke.command_end_ts, s.actual_end_ts) AS actual_end_ts,
+       s.host_discord_user_id,
+       CASE WHEN cardinality(s.channel_ids) = 0 AND k.channel_ids IS NOT NULL THEN k.channel_ids
+            ELSE s.channel_ids END AS channel_ids,
+       CASE WHEN s.status = 'cancelled' AND c.actual_end_ts IS NULL THEN 'cancelled'
+            WHEN c.actual_end_ts IS NOT NULL OR ke.command_end_ts IS NOT NULL THEN 'completed'
+            WHEN k.command_start_ts IS NOT NULL AND s.status = 'scheduled' THEN 'active'
+            ELSE s.status END AS status,
        s.discord_guild_id
-FROM sources s
-LEFT JOIN pwr_raw.event_completions c USING (external_event_id);
+FROM all_sources s
+LEFT JOIN pwr_raw.event_completions c USING (external_event_id)
+LEFT JOIN commands k USING (external_event_id)
+LEFT JOIN command_ends ke USING (external_event_id);
 
 -- name: hosts_without_member
 SELECT DISTINCT host_discord_user_id FROM _event_sources s
