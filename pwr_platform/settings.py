@@ -87,6 +87,20 @@ class PwrSettings(BaseSettings):
         default=False,
         description="Use the privileged members intent: member joins, leaves, name changes, member sync.",
     )
+    organizer_role_id: int | None = Field(
+        default=None,
+        description="Discord role whose members may run /event (besides those with Manage Events).",
+    )
+    bot_reader_database_url: str | None = Field(
+        default=None,
+        description="Read-only URL the bot's /event, /stats and /leaderboard read through (role pwr_reader). "
+        "Unset: PWR_DATABASE_URL with read-only transactions.",
+    )
+    digest_webhook_url: str | None = Field(
+        default=None,
+        description="Discord webhook the weekly digest is posted to (secret). Unset: the digest is only "
+        "recorded in the asset's metadata.",
+    )
     bot_queue_max: int = Field(
         default=10_000,
         ge=1,

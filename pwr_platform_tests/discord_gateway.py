@@ -8,11 +8,17 @@ discord.py dependency). The bot is pointed at it by configuration only: ``PWR_DI
 What it speaks:
 
 - REST: ``GET /api/v10/users/@me`` (login), ``/oauth2/applications/@me`` (application info),
-  ``/gateway/bot``; a wrong token gets 401 as from Discord.
+  ``/gateway/bot``; a wrong token gets 401 as from Discord. Application commands: the guild
+  command sync (``PUT /applications/{app}/guilds/{guild}/commands``, 403 Missing Access for
+  another guild), interaction callbacks (``POST /interactions/{id}/{token}/callback``: the reply,
+  kept per interaction) and followups; webhooks (``POST /webhooks/{id}/{token}`` creates a
+  message, ``PATCH …/messages/{message_id}`` edits it; both kept, so a test counts posts).
 - Gateway (JSON text frames, which discord.py reads as well as compressed ones): HELLO with a short
   heartbeat interval, HEARTBEAT → HEARTBEAT_ACK, IDENTIFY → READY + GUILD_CREATE (channels,
   members, voice states, scheduled events), RESUME → the missed dispatches + RESUMED,
-  dispatches pushed by the test (:meth:`LocalDiscord.dispatch`), and a dropped connection.
+  dispatches pushed by the test (:meth:`LocalDiscord.dispatch`), INTERACTION_CREATE for slash
+  commands (:meth:`LocalDiscord.run_command`), a dropped connection, RECONNECT (op 7) and
+  INVALID_SESSION (op 9, resumable or not).
 
 discord.py sends the sequence number of the last dispatch it has *parsed* in every heartbeat, so
 :meth:`LocalDiscord.wait_processed` knows when the bot has read everything sent — the point from
@@ -38,6 +44,11 @@ from aiohttp import WSMsgType, web
 TOKEN = "local-test-token"
 BOT_USER_ID = 900
 APPLICATION_ID = 950
+MANAGE_EVENTS = 1 << 33  # Discord's permission bit
+MEMBER_PERMISSIONS = (
+    (1 << 10) | (1 << 11) | (1 << 31)
+)  # view channel, send messages, use application commands
+EPHEMERAL = 1 << 6  # message flag
 
 # -- gateway payload shapes ---------------------------------------------------------------------------
 
@@ -53,11 +64,18 @@ def user(uid: int, name: str, bot: bool = False) -> dict:
     }
 
 
-def member(uid: int, name: str, bot: bool = False, nick: str | None = None) -> dict:
+def member(
+    uid: int,
+    name: str,
+    bot: bool = False,
+    nick: str | None = None,
+    roles: list[int] = (),
+    joined_at: str = "2025-03-04T05:06:07.000000+00:00",
+) -> dict:
     return {
         "user": user(uid, name, bot),
-        "roles": [],
-        "joined_at": "2025-03-04T05:06:07.000000+00:00",
+        "roles": [str(r) for r in roles],
+        "joined_at": joined_at,
         "deaf": False,
         "mute": False,
         "flags": 0,
@@ -109,8 +127,10 @@ def guild(
     voice_states: list[dict] = (),
     scheduled_events: list[dict] = (),
     afk_channel: int | None = None,
+    roles: list[tuple[int, str]] = (),
 ) -> dict:
-    """A GUILD_CREATE payload; ``voice_channels`` as (id, type 2 voice / 13 stage, name)."""
+    """A GUILD_CREATE payload; ``voice_channels`` as (id, type 2 voice / 13 stage, name), ``roles``
+    as (id, name) besides @everyone (whose id is the guild's)."""
     channels = [
         {"id": str(cid), "type": ctype, "name": name, "position": i, "guild_id": str(guild_id)}
         | {"permission_overwrites": [], "bitrate": 64000, "user_limit": 0}
@@ -124,13 +144,68 @@ def guild(
         "channels": channels,
         "members": members,
         "voice_states": list(voice_states),
-        "roles": [],
+        "roles": [
+            {"id": str(rid), "name": rname, "permissions": "0", "position": i, "color": 0}
+            | {"hoist": False, "managed": False, "mentionable": False, "flags": 0}
+            for i, (rid, rname) in enumerate([(guild_id, "@everyone"), *roles])
+        ],
         "emojis": [],
         "features": [],
         "member_count": len(members),
         "large": False,
         "guild_scheduled_events": list(scheduled_events),
         "unavailable": False,
+    }
+
+
+def option(name: str, value, kind: int = 3) -> dict:
+    """A command option as Discord sends it (3 string, 6 user, 7 channel)."""
+    return {"name": name, "type": kind, "value": value}
+
+
+def command_interaction(
+    guild_id: int,
+    interaction_id: int,
+    invoker: dict,
+    name: str,
+    options: list[dict] = (),
+    *,
+    subcommand: str | None = None,
+    permissions: int = MEMBER_PERMISSIONS,
+    channel_id: int = 1,
+    resolved: dict | None = None,
+    kind: int = 2,
+) -> dict:
+    """An INTERACTION_CREATE for ``/name [subcommand] options`` run by ``invoker`` (a member
+    payload) whose permissions in the channel are ``permissions``; ``kind`` 2 runs the command,
+    4 asks for autocomplete."""
+    opts = list(options)
+    if subcommand is not None:
+        opts = [{"name": subcommand, "type": 1, "options": opts}]
+    data = {"id": "7000", "name": name, "type": 1, "guild_id": str(guild_id), "options": opts}
+    if resolved:
+        data["resolved"] = resolved
+    return {
+        "id": str(interaction_id),
+        "application_id": str(APPLICATION_ID),
+        "type": kind,
+        "data": data,
+        "guild_id": str(guild_id),
+        "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
+        "channel_id": str(channel_id),
+        "channel": {"id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": "general"}
+        | {"position": 0, "permission_overwrites": [], "nsfw": False, "topic": None, "parent_id": None}
+        | {"last_message_id": None, "rate_limit_per_user": 0},
+        "member": invoker | {"permissions": str(permissions)},
+        "token": f"interaction-token-{interaction_id}",
+        "version": 1,
+        "app_permissions": str(MEMBER_PERMISSIONS),
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": str(guild_id)},
+        "context": 0,
+        "attachment_size_limit": 8 * 1024 * 1024,
     }
 
 
@@ -167,6 +242,13 @@ class LocalDiscord:
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="local-discord", daemon=True)
+        self.synced_commands: dict[str, list[dict]] = {}  # guild id → the commands last synced
+        self.responses: dict[int, dict] = {}  # interaction id → the bot's callback (its reply)
+        self.followups: list[dict] = []
+        self.webhook_messages: dict[str, dict] = {}  # message id → the message as last posted / edited
+        self.webhook_calls: list[tuple[str, str]] = []  # (method, message id), in order
+        self._next_id = 500_000
+        self._interaction_ids = iter(range(800_000, 10**9))
 
     # -- addresses the bot is configured with -------------------------------------------------------
     @property
@@ -205,6 +287,10 @@ class LocalDiscord:
         app.router.add_get("/api/v10/users/@me", self._users_me)
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_get("/api/v10/gateway/bot", self._gateway_bot)
+        app.router.add_put("/api/v10/applications/{app}/guilds/{guild}/commands", self._sync_guild_commands)
+        app.router.add_post("/api/v10/interactions/{id}/{token}/callback", self._interaction_callback)
+        app.router.add_post("/api/v10/webhooks/{id}/{token}", self._webhook_post)
+        app.router.add_patch("/api/v10/webhooks/{id}/{token}/messages/{message}", self._webhook_edit)
         app.router.add_get("/gateway", self._gateway)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -234,6 +320,59 @@ class LocalDiscord:
         return self.dispatch(
             "VOICE_STATE_UPDATE", voice_state(gid, uid, channel) | {"member": member(uid, name)}
         )
+
+    def run_command(
+        self,
+        invoker: dict,
+        name: str,
+        options: list[dict] = (),
+        *,
+        subcommand: str | None = None,
+        permissions: int = MEMBER_PERMISSIONS,
+        resolved: dict | None = None,
+        timeout: float = 30,
+    ) -> dict:
+        """Run a slash command as ``invoker`` and return the bot's reply (the callback's data)."""
+        gid = int(self.guild_payload["id"])
+        iid = next(self._interaction_ids)
+        self.dispatch(
+            "INTERACTION_CREATE",
+            command_interaction(
+                gid,
+                iid,
+                invoker,
+                name,
+                options,
+                subcommand=subcommand,
+                permissions=permissions,
+                resolved=resolved,
+            ),
+        )
+        return self.wait_response(iid, timeout)["data"]
+
+    def wait_response(self, interaction_id: int, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while interaction_id not in self.responses:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the bot did not answer interaction {interaction_id} within {timeout}s")
+            time.sleep(0.05)
+        return self.responses[interaction_id]
+
+    def send_reconnect(self) -> None:
+        """Op 7 RECONNECT: Discord asks the bot to reconnect (and resume)."""
+        self._connected.clear()
+        self._call(self._send_op({"op": 7, "d": None}))
+
+    def invalidate_session(self, resumable: bool = False) -> None:
+        """Op 9 INVALID_SESSION; not resumable: the session is forgotten and the bot identifies afresh."""
+        self._connected.clear()
+        if not resumable:
+            self._session = None
+        self._call(self._send_op({"op": 9, "d": resumable}))
+
+    async def _send_op(self, payload: dict) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._send(self._ws, payload)
 
     def wait_processed(self, seq: int, timeout: float = 60) -> None:
         """Until the bot's heartbeat says it has parsed dispatch ``seq``."""
@@ -290,6 +429,97 @@ class LocalDiscord:
                 },
             }
         )
+
+    def _snowflake(self) -> str:
+        self._next_id += 1
+        return str(self._next_id)
+
+    async def _sync_guild_commands(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        guild_id = request.match_info["guild"]
+        if guild_id != self.guild_payload["id"] or request.match_info["app"] != str(APPLICATION_ID):
+            return _json({"message": "Missing Access", "code": 50001}, status=403)
+        body = await request.json()
+        synced = [
+            c
+            | {
+                "id": self._snowflake(),
+                "application_id": str(APPLICATION_ID),
+                "guild_id": guild_id,
+                "version": "1",
+                "type": c.get("type", 1),
+                "default_member_permissions": c.get("default_member_permissions"),
+                "dm_permission": c.get("dm_permission", True),
+                "nsfw": c.get("nsfw", False),
+            }
+            for c in body
+        ]
+        self.synced_commands[guild_id] = synced
+        return _json(synced)
+
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
+        iid = int(request.match_info["id"])
+        if request.match_info["token"] != f"interaction-token-{iid}":
+            return _json({"message": "Unknown interaction", "code": 10062}, status=404)
+        body = await request.json()
+        self.responses[iid] = body
+        flags = (body.get("data") or {}).get("flags", 0)
+        return _json(
+            {
+                "interaction": {
+                    "id": str(iid),
+                    "type": 2,
+                    "response_message_id": self._snowflake(),
+                    "response_message_loading": False,
+                    "response_message_ephemeral": bool(flags & EPHEMERAL),
+                }
+            }
+        )
+
+    def _message(self, message_id: str, body: dict, webhook_id: str) -> dict:
+        return {
+            "id": message_id,
+            "type": 0,
+            "channel_id": "1",
+            "content": body.get("content", ""),
+            "author": user(int(webhook_id), "digest", bot=True),
+            "attachments": [],
+            "embeds": body.get("embeds", []),
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "mention_everyone": False,
+            "tts": False,
+            "timestamp": "2026-12-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "flags": body.get("flags", 0),
+            "components": [],
+            "webhook_id": webhook_id,
+        }
+
+    async def _webhook_post(self, request: web.Request) -> web.Response:
+        webhook_id, token = request.match_info["id"], request.match_info["token"]
+        body = await request.json()
+        if webhook_id == str(APPLICATION_ID):  # an interaction followup
+            self.followups.append(body | {"token": token})
+        message_id = self._snowflake()
+        message = self._message(message_id, body, webhook_id)
+        self.webhook_messages[message_id] = message
+        self.webhook_calls.append(("POST", message_id))
+        if request.query.get("wait") in ("true", "1", "True"):
+            return _json(message)
+        return web.Response(status=204)
+
+    async def _webhook_edit(self, request: web.Request) -> web.Response:
+        message_id = request.match_info["message"]
+        if message_id not in self.webhook_messages:
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        body = await request.json()
+        message = self._message(message_id, body, request.match_info["id"])
+        self.webhook_messages[message_id] = message
+        self.webhook_calls.append(("PATCH", message_id))
+        return _json(message)
 
     # -- gateway ---------------------------------------------------------------------------------------
     async def _send(self, ws: web.WebSocketResponse, payload: dict) -> None:

@@ -246,7 +246,18 @@ def simulate(
     is_flag=True,
     help="Judge the running collector's writer from its status file (exit 0 healthy, 1 not) and exit.",
 )
-def bot(health: bool) -> None:
+@click.option(
+    "--list-commands",
+    "list_commands",
+    is_flag=True,
+    help="Print the bot's application commands (/event, /stats, /leaderboard) and exit; needs no token.",
+)
+@click.option(
+    "--sync",
+    is_flag=True,
+    help="Register the application commands with the guild PWR_GUILD_ID (after a change) and exit.",
+)
+def bot(health: bool, list_commands: bool, sync: bool) -> None:
     """Run the Discord collector (PWR_DISCORD_TOKEN, PWR_GUILD_ID) until SIGTERM / Ctrl-C.
 
     Exits 0 after a signal (queue written to PostgreSQL or the spool), 3 when the writer failed
@@ -254,8 +265,15 @@ def bot(health: bool) -> None:
     """
     import asyncio
 
-    from pwr_platform.ingest.bot.client import WriterOptions, run_collector, use_discord_endpoints
+    from pwr_platform.ingest.bot.client import (
+        CommandOptions,
+        WriterOptions,
+        run_collector,
+        use_discord_endpoints,
+    )
     from pwr_platform.ingest.bot.config import CollectorConfig
+    from pwr_platform.ingest.bot.reader import BotReader
+    from pwr_platform.ingest.bot.sync import SyncFailed, listed_commands, sync_commands
     from pwr_platform.ingest.writer import SessionLimits
     from pwr_platform.ingest.writer_status import check, status_path
     from pwr_platform.warehouse.connection import warehouse_url
@@ -265,6 +283,23 @@ def bot(health: bool) -> None:
         healthy, message = check(settings)
         click.echo(message, err=not healthy)
         sys.exit(0 if healthy else 1)
+    if list_commands:
+        click.echo("\n".join(listed_commands(settings.guild_id)))
+        return
+    if sync:
+        if not settings.discord_token:
+            raise click.ClickException(
+                "PWR_DISCORD_TOKEN is not set (the bot token; keep it in the environment)"
+            )
+        if settings.guild_id is None:
+            raise click.ClickException("PWR_GUILD_ID is not set (the guild to register the commands with)")
+        use_discord_endpoints(settings.discord_api_url, settings.discord_gateway_url)
+        try:
+            names = asyncio.run(sync_commands(settings.discord_token, settings.guild_id))
+        except SyncFailed as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Synced {len(names)} commands to guild {settings.guild_id}: {', '.join(names)}")
+        return
     if not settings.discord_token:
         raise click.ClickException("PWR_DISCORD_TOKEN is not set (the bot token; keep it in the environment)")
     if settings.guild_id is None:
@@ -293,8 +328,14 @@ def bot(health: bool) -> None:
     click.echo(f"Collector run {config.run_id} for guild {config.guild_id} (SIGTERM or Ctrl-C to stop)")
     import discord
 
+    commands = CommandOptions(
+        reader=BotReader(settings.bot_reader_database_url or url, timezone=settings.timezone),
+        organizer_role_id=settings.organizer_role_id,
+    )
     try:
-        code = asyncio.run(run_collector(config, settings.discord_token, url, settings.spool_dir, options))
+        code = asyncio.run(
+            run_collector(config, settings.discord_token, url, settings.spool_dir, options, commands)
+        )
     except discord.LoginFailure as exc:
         raise click.ClickException(f"Discord refused the bot token (PWR_DISCORD_TOKEN): {exc}") from None
     except discord.PrivilegedIntentsRequired:

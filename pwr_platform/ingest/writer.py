@@ -181,7 +181,18 @@ TABLES: dict[str, TableSpec] = {
                 "organizer_discord_user_id",
                 "raw_payload",
             ),
-            ("bigint", "bigint", "text", "text", "timestamptz", "text", "text", "bigint[]", "bigint", "jsonb"),
+            (
+                "bigint",
+                "bigint",
+                "text",
+                "text",
+                "timestamptz",
+                "text",
+                "text",
+                "bigint[]",
+                "bigint",
+                "jsonb",
+            ),
         ),
     )
 }

@@ -19,9 +19,11 @@ import discord
 import yarl
 from discord.ext import commands
 
+from pwr_platform.ingest.bot.commands import CommandContext, register_commands
 from pwr_platform.ingest.bot.config import CollectorConfig
 from pwr_platform.ingest.bot.heartbeat import Heartbeat
 from pwr_platform.ingest.bot.members import MemberListener
+from pwr_platform.ingest.bot.reader import BotReader
 from pwr_platform.ingest.bot.scheduled_events import ScheduledEventListener
 from pwr_platform.ingest.bot.startup_sync import StartupSync
 from pwr_platform.ingest.bot.voice import VoiceListener
@@ -68,8 +70,18 @@ class WriterOptions:
     status_file: Path | None = None
 
 
+@dataclass(frozen=True)
+class CommandOptions:
+    """The application commands' settings: who organizes, and where the commands read from."""
+
+    reader: BotReader | None = None
+    organizer_role_id: int | None = None
+
+
 class Collector(commands.Bot):
-    def __init__(self, config: CollectorConfig, sink: QueueWriter) -> None:
+    def __init__(
+        self, config: CollectorConfig, sink: QueueWriter, command_options: CommandOptions | None = None
+    ) -> None:
         intents = collector_intents(config.members_intent)
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -80,6 +92,11 @@ class Collector(commands.Bot):
         )
         self.config = config
         self.sink = sink
+        options = command_options or CommandOptions()
+        register_commands(
+            self.tree,
+            CommandContext(config, sink, options.reader, organizer_role_id=options.organizer_role_id),
+        )
 
     async def setup_hook(self) -> None:
         await self.add_cog(VoiceListener(self.config, self.sink))
@@ -106,6 +123,7 @@ async def run_collector(
     database_url: str,
     spool_root: Path,
     options: WriterOptions | None = None,
+    command_options: CommandOptions | None = None,
 ) -> int:
     """Run until SIGTERM / SIGINT (returns 0) or until the writer gives up (returns non-zero)."""
     options = options or WriterOptions()
@@ -121,7 +139,7 @@ async def run_collector(
         _stop_on_signals(stop)
         writer_task = asyncio.create_task(sink.run(), name="pwr-writer")
         stop_task = asyncio.create_task(stop.wait(), name="pwr-stop")
-        async with Collector(config, sink) as bot:
+        async with Collector(config, sink, command_options) as bot:
             bot_task = asyncio.create_task(bot.start(token), name="pwr-gateway")
             await asyncio.wait({bot_task, writer_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             await bot.close()  # no new records from here on

@@ -1,0 +1,290 @@
+"""Discord commands end to end (issue 14): the real ``pwr bot`` behind the local gateway.
+
+An organizer runs ``/event start`` in a voice channel, members come and go, ``/event end``; the
+commands land in ``pwr_raw.discord_event_commands`` through the collector's writer; the core
+refresh sensor sees them, the core refresh folds them into ``pwr_core.events``, the attendance
+sensor requests the event's partition, and the attendance equals what is computed here by hand
+from the stored voice events. A member without the permission or the role is refused and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from dagster import DagsterInstance, RunRequest, build_sensor_context, materialize
+
+from pwr_platform.definitions import build_definitions
+from pwr_platform.defs.core.event_attendance import event_attendance
+from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.sensors import core_refresh_sensor, event_attendance_sensor
+from pwr_platform.ingest.bot.commands import EventBook, end_event, start_event
+from pwr_platform.ingest.bot.reader import EventState
+from pwr_platform_tests.discord_gateway import EPHEMERAL, MANAGE_EVENTS, guild, local_discord, member, option
+from pwr_platform_tests.test_collector_fault_drills import BotProcess, wait_for
+from pwr_platform_tests.test_writer import GUILD
+
+GENERAL, SQUAD = 101, 102
+ORGANIZER_ROLE = 700
+ADA, BEA, CY, DAN = 1, 2, 3, 4
+ADA_M = member(ADA, "ada")
+BEA_M = member(BEA, "bea", roles=[ORGANIZER_ROLE])
+CY_M = member(CY, "cy")
+
+
+def command_guild() -> dict:
+    return guild(
+        GUILD,
+        voice_channels=[(GENERAL, 2, "General"), (SQUAD, 2, "Squad")],
+        members=[ADA_M, BEA_M, CY_M, member(DAN, "dan")],
+        roles=[(ORGANIZER_ROLE, "Organizers")],
+    )
+
+
+def command_rows(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT action, external_event_id, name, event_type, channel_ids, organizer_discord_user_id "
+            "FROM pwr_raw.discord_event_commands ORDER BY id"
+        ).fetchall()
+
+
+def ephemeral(reply: dict) -> bool:
+    return bool(reply.get("flags", 0) & EPHEMERAL)
+
+
+def expected_attendance(
+    url: str, channel: int, start: datetime, end: datetime, grace: timedelta
+) -> list[tuple]:
+    """By hand from the stored voice events: each user's sessions in ``channel`` (join / move in
+    opens, leave / move out closes), those overlapping [start, end), seconds clipped to it and
+    rounded per session to the nearest second (half up), on time = first join <= start + grace."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT discord_user_id, event_type, event_ts, discord_channel_id, "
+            "(raw_payload->>'from_channel_id')::bigint FROM pwr_raw.discord_voice_events "
+            "ORDER BY discord_user_id, event_ts"
+        ).fetchall()
+    sessions: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    open_at: dict[int, datetime] = {}
+    for uid, kind, ts, ch, from_ch in rows:
+        if uid in open_at and (kind == "leave" or (kind == "move" and from_ch == channel)):
+            sessions.setdefault(uid, []).append((open_at.pop(uid), ts))
+        if ch == channel and kind in ("join", "move"):
+            open_at[uid] = ts
+    for uid, ts in open_at.items():
+        sessions.setdefault(uid, []).append((ts, None))
+    result = []
+    for uid, spans in sorted(sessions.items()):
+        inside = [(s, e) for s, e in spans if s < end and (e is None or e > start)]
+        if not inside:
+            continue
+        seconds = sum(
+            int(
+                Decimal((min(e or end, end) - max(s, start)).total_seconds()).quantize(
+                    Decimal(1), ROUND_HALF_UP
+                )
+            )
+            for s, e in inside
+        )
+        first = min(s for s, _ in inside)
+        last = max((e or end) for _, e in inside)
+        result.append((uid, first, last, seconds, first <= start + grace))
+    return result
+
+
+def test_event_commands_through_the_gateway_record_the_event_and_attendance_follows(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    with local_discord(command_guild()) as discord:
+        bot = BotProcess(discord, tmp_path / "home", warehouse_url, PWR_ORGANIZER_ROLE_ID=str(ORGANIZER_ROLE))
+        try:
+            bot.start()
+            discord.wait_connected()
+            bot.wait_ready()
+
+            refused = discord.run_command(CY_M, "event", [option("event", "Scrim night")], subcommand="start")
+            assert ephemeral(refused)
+            assert (
+                "may not run `/event start`" in refused["content"] and "Manage Events" in refused["content"]
+            )
+            assert "Nothing was recorded" in refused["content"]
+
+            nowhere = discord.run_command(
+                ADA_M,
+                "event",
+                [option("event", "Scrim night")],
+                subcommand="start",
+                permissions=MANAGE_EVENTS,
+            )
+            assert "Join the voice channel" in nowhere["content"], nowhere  # ada is in no voice channel yet
+
+            discord.dispatch_voice(DAN, "dan", GENERAL)
+            discord.dispatch_voice(ADA, "ada", GENERAL)
+            discord.dispatch_voice(CY, "cy", SQUAD)
+            time.sleep(1.0)
+            discord.wait_processed(discord.dispatch_voice(DAN, "dan", None))  # dan leaves before the start
+            time.sleep(0.5)
+
+            started = discord.run_command(
+                ADA_M,
+                "event",
+                [option("event", "Scrim night"), option("type", "scrim")],
+                subcommand="start",
+                permissions=MANAGE_EVENTS,
+            )
+            assert ephemeral(started)
+            assert started["content"].startswith("Recorded: the new event **Scrim night** started at")
+            assert f"<#{GENERAL}>" in started["content"]
+
+            again = discord.run_command(BEA_M, "event", [option("event", "Scrim night")], subcommand="start")
+            assert "already running since" in again["content"], again  # bea may: she has the role
+
+            time.sleep(1.0)
+            discord.dispatch_voice(BEA, "bea", GENERAL)
+            time.sleep(1.0)
+            discord.dispatch_voice(CY, "cy", GENERAL)  # a move from Squad
+            time.sleep(1.5)
+            discord.wait_processed(discord.dispatch_voice(BEA, "bea", None))
+
+            status = discord.run_command(BEA_M, "event", subcommand="status")
+            assert "**Scrim night**" in status["content"] and "since" in status["content"]
+            assert f"<@{ADA}>" in status["content"] and f"<@{CY}>" in status["content"]
+            assert f"<@{BEA}>" not in status["content"]  # she has left
+
+            time.sleep(1.0)
+            ended = discord.run_command(ADA_M, "event", subcommand="end", permissions=MANAGE_EVENTS)
+            assert ephemeral(ended)
+            assert ended["content"].startswith("Recorded: **Scrim night** ended at"), ended
+            time.sleep(0.5)
+            discord.wait_processed(discord.dispatch_voice(CY, "cy", None))  # cy leaves after the end
+
+            twice = discord.run_command(ADA_M, "event", subcommand="end", permissions=MANAGE_EVENTS)
+            assert "No event is running" in twice["content"]
+            named = discord.run_command(
+                ADA_M, "event", [option("event", "Scrim night")], subcommand="end", permissions=MANAGE_EVENTS
+            )
+            assert "already ended" in named["content"]
+            unknown = discord.run_command(
+                ADA_M, "event", [option("event", "Nope")], subcommand="end", permissions=MANAGE_EVENTS
+            )
+            assert "No event **Nope** is known" in unknown["content"]
+            wait_for(lambda: len(command_rows(warehouse_url)) == 2, 30, "both commands committed")
+            code = bot.signal(signal.SIGTERM)
+        finally:
+            bot.kill()
+    assert code == 0, bot.log()
+
+    rows = command_rows(warehouse_url)
+    assert [r[0] for r in rows] == ["start", "end"]  # the refused and failed commands wrote nothing
+    external = rows[0][1]
+    assert external.startswith("bot:") and rows[1][1] == external
+    assert rows[0][2:] == ("Scrim night", "scrim", [GENERAL], ADA)
+
+    with DagsterInstance.ephemeral() as instance:
+        resources = {"warehouse": WarehouseResource(database_url=warehouse_url)}
+        request = core_refresh_sensor(build_sensor_context(instance=instance, resources=resources))
+        assert isinstance(request, RunRequest) and "scheduled_events" in request.tags["pwr/trigger"]
+        defs = build_definitions(WarehouseResource(database_url=warehouse_url))
+        assert defs.resolve_job_def("core_refresh_job").execute_in_process(instance=instance).success
+
+        with psycopg.connect(warehouse_url) as conn:
+            event_id, status, sched, start, end, host = conn.execute(
+                "SELECT e.event_id, e.status, e.scheduled_start_ts, e.actual_start_ts, e.actual_end_ts, "
+                "m.discord_user_id FROM pwr_core.events e JOIN pwr_core.members m ON m.member_id = e.host_member_id "
+                "WHERE external_event_id = %s",
+                (external,),
+            ).fetchone()
+            channels = [r[0] for r in conn.execute("SELECT discord_channel_id FROM pwr_core.event_channels")]
+            stamps = [
+                r[0]
+                for r in conn.execute("SELECT recorded_ts FROM pwr_raw.discord_event_commands ORDER BY id")
+            ]
+        assert (status, host, channels) == ("completed", ADA, [GENERAL])
+        assert (sched, start, end) == (stamps[0], stamps[0], stamps[1])
+
+        tick = event_attendance_sensor(build_sensor_context(instance=instance, resources=resources))
+        for add in tick.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
+        assert [r.partition_key for r in tick.run_requests] == [str(event_id)]
+        run = materialize(
+            [event_attendance], instance=instance, partition_key=str(event_id), resources=resources
+        )
+        assert run.success
+
+    with psycopg.connect(warehouse_url) as conn:
+        stored = conn.execute(
+            "SELECT m.discord_user_id, a.first_join_ts, a.last_leave_ts, a.total_voice_seconds, a.joined_on_time "
+            "FROM pwr_core.event_attendance a JOIN pwr_core.members m USING (member_id) "
+            "WHERE a.event_id = %s ORDER BY 1",
+            (event_id,),
+        ).fetchall()
+    expected = expected_attendance(warehouse_url, GENERAL, start, end, timedelta(minutes=10))
+    assert [r[0] for r in expected] == [ADA, BEA, CY]  # dan left before the start
+    assert stored == expected
+    assert all(r[3] > 0 for r in stored)
+
+
+# -- the decisions, without Discord ---------------------------------------------------------------
+
+
+NOW = datetime.fromisoformat("2026-11-01T19:00:00+00:00")
+
+
+def state(key: str, status: str, channels=(GENERAL,), name: str = "Inhouse") -> EventState:
+    return EventState(key, name, "inhouse", status, NOW - timedelta(minutes=5), None, None, tuple(channels))
+
+
+def start(states, **kwargs):
+    base = dict(
+        event=None,
+        kind=None,
+        channel_id=None,
+        voice_channel_id=SQUAD,
+        now=NOW,
+        guild_id=GUILD,
+        interaction_id=55,
+        organizer_id=ADA,
+    )
+    return start_event(states, **(base | kwargs))
+
+
+@pytest.mark.parametrize(
+    ("status", "phrase"), [("completed", "already ended"), ("cancelled", "was cancelled")]
+)
+def test_start_refuses_an_event_that_ended_or_was_cancelled(status: str, phrase: str) -> None:
+    outcome = start([state("m-1", status)], event="m-1")
+    assert outcome.record is None and phrase in outcome.reply and "Nothing was recorded" in outcome.reply
+
+
+def test_start_of_a_scheduled_event_keeps_its_channels_and_id() -> None:
+    outcome = start([state("discord:9", "scheduled")], event="inhouse")
+    assert outcome.record.external_event_id == "discord:9" and outcome.record.channel_ids == (GENERAL,)
+    assert outcome.record.action == "start" and outcome.record.recorded_ts == NOW
+
+
+def test_an_event_without_channels_takes_the_organizers_voice_channel() -> None:
+    outcome = start([state("m-2", "scheduled", channels=())], event="m-2")
+    assert outcome.record.channel_ids == (SQUAD,)
+
+
+def test_end_without_a_name_needs_exactly_one_running_event() -> None:
+    common = dict(event=None, now=NOW, guild_id=GUILD, interaction_id=56, organizer_id=ADA)
+    two = [state("a", "active", name="A"), state("b", "active", name="B")]
+    assert "Several events are running" in end_event(two, **common).reply
+    assert "has not started" in end_event([state("c", "scheduled")], **(common | {"event": "c"})).reply
+    ended = end_event([state("a", "active", name="A")], **common)
+    assert ended.record.external_event_id == "a" and ended.state.status == "completed"
+
+
+def test_the_book_overlays_commands_the_warehouse_has_not_seen_yet() -> None:
+    book = EventBook()
+    book.remember(state("a", "completed"))
+    merged = book.overlay([state("a", "active"), state("b", "scheduled")])
+    assert sorted((s.external_event_id, s.status) for s in merged) == [("a", "completed"), ("b", "scheduled")]
