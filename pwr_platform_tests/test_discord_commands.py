@@ -10,7 +10,10 @@ nothing is written.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,8 +29,16 @@ from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.sensors import core_refresh_sensor, event_attendance_sensor
 from pwr_platform.ingest.bot.commands import EventBook, end_event, start_event
 from pwr_platform.ingest.bot.reader import EventState
+from pwr_platform_tests.conftest import REPO_ROOT
 from pwr_platform_tests.discord_gateway import EPHEMERAL, MANAGE_EVENTS, guild, local_discord, member, option
-from pwr_platform_tests.test_collector_fault_drills import BotProcess, wait_for
+from pwr_platform_tests.test_collector_fault_drills import (
+    FIRST_USER,
+    BotProcess,
+    dispatch_joins,
+    quiet_guild,
+    voice_users,
+    wait_for,
+)
 from pwr_platform_tests.test_writer import GUILD
 
 GENERAL, SQUAD = 101, 102
@@ -288,3 +299,76 @@ def test_the_book_overlays_commands_the_warehouse_has_not_seen_yet() -> None:
     book.remember(state("a", "completed"))
     merged = book.overlay([state("a", "active"), state("b", "scheduled")])
     assert sorted((s.external_event_id, s.status) for s in merged) == [("a", "completed"), ("b", "scheduled")]
+
+
+# -- operators: list and sync the commands; the gateway's RECONNECT and INVALID_SESSION ------------
+
+
+def pwr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PWR_")} | env
+    exe = os.path.join(os.path.dirname(sys.executable), "pwr")
+    return subprocess.run([exe, *args], env=clean, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+
+
+def test_list_commands_needs_no_token_and_prints_the_tree(tmp_path: Path) -> None:
+    done = pwr({"PWR_HOME": str(tmp_path)}, "bot", "--list-commands")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("/event — ")
+    assert any(line.strip().startswith("/event start [event] [type] [channel] — ") for line in lines)
+    assert any(line.strip().startswith("/event end [event] — ") for line in lines)
+    assert any(line.startswith("/stats [member] — ") for line in lines)
+    assert any(line.startswith("/leaderboard [period] — ") for line in lines)
+
+
+def test_sync_registers_the_commands_with_the_guild_and_says_clearly_when_it_cannot(tmp_path: Path) -> None:
+    with local_discord(command_guild()) as discord:
+        env = discord.bot_settings() | {"PWR_HOME": str(tmp_path)}
+        done = pwr(env, "bot", "--sync")
+        assert done.returncode == 0, done.stderr
+        assert f"Synced 3 commands to guild {GUILD}: event, stats, leaderboard" in done.stdout
+        synced = discord.synced_commands[str(GUILD)]
+        event = next(c for c in synced if c["name"] == "event")
+        assert sorted(o["name"] for o in event["options"]) == ["end", "start", "status"]
+
+        elsewhere = pwr(env | {"PWR_GUILD_ID": "424242"}, "bot", "--sync")
+        assert elsewhere.returncode == 1
+        assert "guild 424242" in elsewhere.stderr and "bot applications.commands" in elsewhere.stderr
+        assert "Traceback" not in elsewhere.stderr
+
+        bad_token = pwr(env | {"PWR_DISCORD_TOKEN": "wrong"}, "bot", "--sync")
+        assert bad_token.returncode == 1 and "Discord refused the bot token" in bad_token.stderr
+        assert "Traceback" not in bad_token.stderr
+        no_token = pwr({k: v for k, v in env.items() if k != "PWR_DISCORD_TOKEN"}, "bot", "--sync")
+        assert no_token.returncode == 1 and "PWR_DISCORD_TOKEN is not set" in no_token.stderr
+
+
+def test_reconnect_and_invalid_session_lose_nothing_sent_on_a_live_session(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """Op 7 RECONNECT: the bot resumes and gets what was sent meanwhile. Op 9 INVALID_SESSION (not
+    resumable): it identifies afresh (a new READY, so a new reconciliation) and goes on."""
+    with local_discord(quiet_guild()) as discord:
+        bot = BotProcess(discord, tmp_path / "home", warehouse_url)
+        try:
+            bot.start()
+            discord.wait_connected()
+            bot.wait_ready()
+            discord.wait_processed(dispatch_joins(discord, FIRST_USER, 10))
+            discord.send_reconnect()
+            sent_meanwhile = dispatch_joins(discord, FIRST_USER + 10, 10)
+            discord.wait_connected()
+            discord.wait_processed(sent_meanwhile)
+            assert (discord.identifies, discord.resumes) == (1, 1)
+
+            discord.invalidate_session(resumable=False)
+            discord.wait_connected()
+            wait_for(lambda: bot.log().count("reconciliation recorded") == 2, 60, "a second ready")
+            discord.wait_processed(dispatch_joins(discord, FIRST_USER + 20, 10))
+            assert discord.identifies == 2
+            wait_for(lambda: len(voice_users(warehouse_url)) >= 30, 60, "all 30 events committed")
+            code = bot.signal(signal.SIGTERM)
+        finally:
+            bot.kill()
+    assert code == 0, bot.log()
+    assert sorted(voice_users(warehouse_url)) == list(range(FIRST_USER, FIRST_USER + 30))
