@@ -144,6 +144,12 @@ class PwrSettings(BaseSettings):
         default=None, description="Discord gateway websocket URL (tests: a local gateway). Unset: Discord's."
     )
 
+    @field_validator("organizer_role_id", "bot_reader_database_url", "digest_webhook_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        # compose passes optional variables as empty strings (${VAR:-})
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

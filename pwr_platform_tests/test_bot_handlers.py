@@ -106,11 +106,40 @@ def config(**kwargs) -> CollectorConfig:
 
 
 def run_voice(gw: Gateway, payload: dict, **cfg) -> list[VoiceRecord]:
+    """The voice records one VOICE_STATE_UPDATE gives (its member record: test_voice_member_*)."""
     name, args = gw.feed("VOICE_STATE_UPDATE", payload)
     assert name == "voice_state_update"
     sink = ListSink()
     asyncio.run(VoiceListener(config(**cfg), sink).on_voice_state_update(*args))
-    return sink.records
+    return [r for r in sink.records if isinstance(r, VoiceRecord)]
+
+
+def test_voice_member_joined_at_is_recorded_once_without_the_members_intent(gateway: Gateway) -> None:
+    """The member object of a voice-state update carries joined_at: one ``voice`` member record
+    per member (and per new joined_at, a rejoin), none for a mute-only change."""
+    listener = VoiceListener(config(), ListSink())
+    joined = "2024-06-07T08:09:10.000000+00:00"
+    for payload in (
+        voice_state(4, SQUAD) | {"member": member(4, "cyd", joined_at=joined)},
+        voice_state(4, SQUAD, self_mute=True) | {"member": member(4, "cyd", joined_at=joined)},
+        voice_state(4, GENERAL) | {"member": member(4, "cyd", joined_at=joined)},
+        voice_state(4, None) | {"member": member(4, "cyd", joined_at=joined)},
+        # left the guild and came back: a new joined_at (the member left discord.py's voice-only cache)
+        voice_state(4, SQUAD) | {"member": member(4, "cyd", joined_at="2026-10-01T00:00:00+00:00")},
+    ):
+        _, args = gateway.feed("VOICE_STATE_UPDATE", payload)
+        asyncio.run(listener.on_voice_state_update(*args))
+    members = [r for r in listener.sink.records if isinstance(r, MemberRecord)]
+    assert [(r.event_type, r.user_id, r.joined_at.isoformat()) for r in members] == [
+        ("voice", 4, "2024-06-07T08:09:10+00:00"),
+        ("voice", 4, "2026-10-01T00:00:00+00:00"),
+    ]
+    assert [r.event_type for r in listener.sink.records if isinstance(r, VoiceRecord)] == [
+        "join",
+        "move",
+        "leave",
+        "join",
+    ]
 
 
 def payload(record) -> dict:

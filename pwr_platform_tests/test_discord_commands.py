@@ -218,6 +218,13 @@ def test_event_commands_through_the_gateway_record_the_event_and_attendance_foll
                 for r in conn.execute("SELECT recorded_ts FROM pwr_raw.discord_event_commands ORDER BY id")
             ]
         assert (status, host, channels) == ("completed", ADA, [GENERAL])
+        with psycopg.connect(warehouse_url) as conn:
+            join_dates = conn.execute(
+                "SELECT discord_user_id, join_date FROM pwr_core.members ORDER BY 1"
+            ).fetchall()
+        # Discord's joined_at from the voice payloads' member objects (no members intent)
+        joined = datetime.fromisoformat(ADA_M["joined_at"])
+        assert join_dates == [(uid, joined) for uid in (ADA, BEA, CY, DAN)]
         assert (sched, start, end) == (stamps[0], stamps[0], stamps[1])
 
         tick = event_attendance_sensor(build_sensor_context(instance=instance, resources=resources))

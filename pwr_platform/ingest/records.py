@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 VOICE_EVENT_TYPES = frozenset({"join", "leave", "move"})
-MEMBER_EVENT_TYPES = frozenset({"join", "leave", "update", "snapshot"})
+MEMBER_EVENT_TYPES = frozenset({"join", "leave", "update", "snapshot", "voice"})
 SCHEDULED_EVENT_STATUSES = frozenset({"scheduled", "active", "completed", "cancelled"})
 REQUIRED_VOICE_FIELDS = (
     "event_type",

@@ -4,6 +4,12 @@ discord.py calls the handler for every voice-state change; only a change of chan
 event. A mute / deafen / stream / video change inside the same channel is not (the flags are
 kept in ``raw_payload`` of the next real event). Bots are left out unless configured, and a
 channel that is the guild's AFK channel is flagged ``afk: true`` in the payload.
+
+A voice-state update carries the member object, with Discord's ``joined_at``, even without the
+privileged members intent. The first time this process sees a member (or a new ``joined_at``: a
+rejoin) it also writes a member record of type ``voice``, so ``pwr_core.members.join_date`` is
+Discord's join date for everyone who uses voice. ``leave_date`` needs the members intent (only it
+delivers member removals).
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import discord
 from discord.ext import commands
 
 from pwr_platform.ingest.bot.config import CollectorConfig, RecordSink
-from pwr_platform.ingest.records import VoiceRecord, voice_payload
+from pwr_platform.ingest.bot.members import member_record
+from pwr_platform.ingest.records import MemberRecord, VoiceRecord, voice_payload
 
 
 def _flags(state: discord.VoiceState) -> dict:
@@ -95,10 +102,22 @@ def voice_records(
     ]
 
 
+def joined_record(
+    member: discord.Member, seen: set[tuple[int, datetime]], *, now: datetime
+) -> MemberRecord | None:
+    """A ``voice`` member record carrying ``joined_at``, once per (member, joined_at) in ``seen``."""
+    joined_at = getattr(member, "joined_at", None)
+    if joined_at is None or (member.id, joined_at) in seen:
+        return None
+    seen.add((member.id, joined_at))
+    return member_record(member, member.guild.id, "voice", now=now)
+
+
 class VoiceListener(commands.Cog):
     def __init__(self, config: CollectorConfig, sink: RecordSink) -> None:
         self.config = config
         self.sink = sink
+        self.joined_seen: set[tuple[int, datetime]] = set()
 
     @commands.Cog.listener()
     async def on_voice_state_update(
@@ -106,7 +125,11 @@ class VoiceListener(commands.Cog):
     ) -> None:
         if not self.config.watches(member.guild.id):
             return
-        for record in voice_records(
-            member, before, after, now=self.config.clock(), include_bots=self.config.include_bots
-        ):
+        now = self.config.clock()
+        records = voice_records(member, before, after, now=now, include_bots=self.config.include_bots)
+        for record in records:
             self.sink.put(record)
+        if records:
+            joined = joined_record(member, self.joined_seen, now=now)
+            if joined is not None:
+                self.sink.put(joined)

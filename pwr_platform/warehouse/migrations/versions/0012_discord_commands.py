@@ -13,6 +13,10 @@ Create Date: 2026-12-02
   events asset has folded its newest commands in: each event's status as the commands already
   recorded make it. A view in pwr_core, so the read-only role reads it without any right on
   pwr_raw (a view runs with its owner's rights).
+* ``pwr_raw.discord_member_events.event_type`` may be ``voice``: the member object a voice-state
+  update carries (even without the privileged members intent) with Discord's ``joined_at``, so
+  ``pwr_core.members.join_date`` is Discord's join date for everyone seen in voice. It is not a
+  membership record: ``leave_date`` still comes from join / leave / snapshot records only.
 * ``pwr_core.digest_messages`` — the Discord message each weekly digest was posted as, so a
   re-materialized week edits that message instead of posting a second one.
 """
@@ -25,6 +29,11 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
+ALTER TABLE pwr_raw.discord_member_events
+    DROP CONSTRAINT discord_member_events_event_type_check,
+    ADD CONSTRAINT discord_member_events_event_type_check
+        CHECK (event_type IN ('join', 'leave', 'update', 'snapshot', 'voice'));
+
 CREATE TABLE pwr_raw.discord_event_commands (
     id                        BIGSERIAL PRIMARY KEY,
     discord_guild_id          BIGINT      NOT NULL,
@@ -124,6 +133,11 @@ DROP TABLE IF EXISTS pwr_core.digest_messages;
 DROP VIEW IF EXISTS pwr_core.bot_event_state;
 DROP FUNCTION IF EXISTS pwr_raw.discord_event_commands_since(pg_snapshot);
 DROP TABLE IF EXISTS pwr_raw.discord_event_commands;
+-- rows of type 'voice' stay (raw data is never deleted); the old rule holds for new rows
+ALTER TABLE pwr_raw.discord_member_events
+    DROP CONSTRAINT discord_member_events_event_type_check,
+    ADD CONSTRAINT discord_member_events_event_type_check
+        CHECK (event_type IN ('join', 'leave', 'update', 'snapshot')) NOT VALID;
 """
 
 
