@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dagster import Definitions, load_asset_checks_from_package_module, load_assets_from_package_module
 
-from pwr_platform.defs import agg, core, raw
+from pwr_platform.defs import agg, core, digest, raw
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.schedules import JOBS, SCHEDULES
 from pwr_platform.defs.sensors import SENSORS
 
-LAYERS = (raw, core, agg)
+LAYERS = (raw, core, agg, digest)
 
 
 def build_definitions(warehouse: WarehouseResource | None = None) -> Definitions:
@@ -24,8 +24,8 @@ def build_definitions(warehouse: WarehouseResource | None = None) -> Definitions
         assets=assets,
         asset_checks=checks,
         sensors=SENSORS,
-        schedules=SCHEDULES,
-        jobs=JOBS,
+        schedules=[*SCHEDULES, *digest.SCHEDULES],
+        jobs=[*JOBS, *digest.JOBS],
         resources={"warehouse": warehouse or WarehouseResource()},
     )
 

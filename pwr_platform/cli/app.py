@@ -7,6 +7,7 @@ import click
 
 from pwr_platform.cli import ingest, stack
 from pwr_platform.cli.db import db
+from pwr_platform.cli.digest import digest
 from pwr_platform.cli.events import events
 from pwr_platform.cli.materialize import materialize_cmd
 from pwr_platform.cli.superset import superset_group
@@ -27,6 +28,7 @@ for command in (
     ingest.simulate,
     ingest.bot,
     events,
+    digest,
     materialize_cmd,
     superset_group,
 ):
