@@ -10,6 +10,7 @@ nothing is written.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.sensors import core_refresh_sensor, event_attendance_sensor
 from pwr_platform.ingest.bot.commands import EventBook, end_event, start_event
 from pwr_platform.ingest.bot.reader import EventState
+from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
 from pwr_platform_tests.conftest import REPO_ROOT
 from pwr_platform_tests.discord_gateway import EPHEMERAL, MANAGE_EVENTS, guild, local_discord, member, option
 from pwr_platform_tests.test_collector_fault_drills import (
@@ -36,10 +38,11 @@ from pwr_platform_tests.test_collector_fault_drills import (
     BotProcess,
     dispatch_joins,
     quiet_guild,
+    replay_spool,
     voice_users,
     wait_for,
 )
-from pwr_platform_tests.test_writer import GUILD
+from pwr_platform_tests.test_writer import GUILD, own_server  # noqa: F401 - fixture
 
 GENERAL, SQUAD = 101, 102
 ORGANIZER_ROLE = 700
@@ -379,3 +382,50 @@ def test_reconnect_and_invalid_session_lose_nothing_sent_on_a_live_session(
             bot.kill()
     assert code == 0, bot.log()
     assert sorted(voice_users(warehouse_url)) == list(range(FIRST_USER, FIRST_USER + 30))
+
+
+def test_event_commands_while_postgres_is_down_are_spooled_and_replayed(
+    own_server: EmbeddedPostgres,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    """Same durability as voice events: with PostgreSQL stopped the organizer still gets an
+    answer (judged on the bot's own records, and saying so), the commands go to the spool, and a
+    replay stores them once."""
+    url = own_server.url("postgres")
+    with local_discord(command_guild()) as discord:
+        bot = BotProcess(discord, tmp_path / "home", url, PWR_BOT_STOP_DRAIN_SECONDS="2")
+        try:
+            bot.start()
+            discord.wait_connected()
+            bot.wait_ready()
+            own_server.stop()
+            discord.wait_processed(discord.dispatch_voice(ADA, "ada", SQUAD))
+            started = discord.run_command(
+                ADA_M,
+                "event",
+                [option("event", "Outage inhouse")],
+                subcommand="start",
+                permissions=MANAGE_EVENTS,
+            )
+            assert started["content"].startswith("Recorded: the new event **Outage inhouse**"), started
+            assert "Checked against this bot's own records only" in started["content"]
+            ended = discord.run_command(ADA_M, "event", subcommand="end", permissions=MANAGE_EVENTS)
+            assert ended["content"].startswith("Recorded: **Outage inhouse** ended"), ended
+            code = bot.signal(signal.SIGTERM)
+        finally:
+            bot.kill()
+    assert code == 0, bot.log()
+    spooled = []
+    for segment in sorted((tmp_path / "home" / "spool").glob("*/*.jsonl")):
+        spooled += [json.loads(line)[0] for line in segment.read_text().splitlines()]
+    assert spooled.count("event_command") == 2
+
+    own_server.start()
+    replay_spool(tmp_path / "home" / "spool", url)
+    rows = command_rows(url)
+    assert [(r[0], r[2], r[3], r[4]) for r in rows] == [
+        ("start", "Outage inhouse", "inhouse", [SQUAD]),
+        ("end", "Outage inhouse", None, []),
+    ]
+    replay_spool(tmp_path / "home" / "spool", url)  # nothing left to replay, nothing doubled
+    assert len(command_rows(url)) == 2

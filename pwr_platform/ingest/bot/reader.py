@@ -7,7 +7,9 @@ is unset the bot reads through its writer URL, and every transaction is opened `
 bug in a query can still change nothing. The collector's own role ``pwr_bot`` cannot read pwr_core
 or pwr_agg (0011), so production sets the reader URL; a failed read becomes one clear reply.
 Each command opens a short connection (a few milliseconds on a local server): the bot holds no
-idle reader connection, and a database restart costs no reconnect logic.
+idle reader connection, and a database restart costs no reconnect logic. Discord drops an
+interaction not answered within 3 seconds, so connecting and each statement are limited to 2
+seconds: a database that does not answer in time gives the "could not be read" reply instead.
 """
 
 from __future__ import annotations
@@ -84,10 +86,10 @@ class BotReader:
         sql = sql_statements("bot_commands")[statement]
         try:
             async with await psycopg.AsyncConnection.connect(
-                self.database_url, application_name="pwr-bot-reader", connect_timeout=5, row_factory=dict_row
+                self.database_url, application_name="pwr-bot-reader", connect_timeout=2, row_factory=dict_row
             ) as conn:
                 await conn.set_read_only(self.read_only_session)
-                await conn.execute("SET LOCAL statement_timeout = '5s'")
+                await conn.execute("SET LOCAL statement_timeout = '2s'")
                 cur = await conn.execute(sql, params)
                 return await cur.fetchall()
         except psycopg.errors.InsufficientPrivilege as exc:
