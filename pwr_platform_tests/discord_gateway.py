@@ -330,9 +330,11 @@ class LocalDiscord:
         subcommand: str | None = None,
         permissions: int = MEMBER_PERMISSIONS,
         resolved: dict | None = None,
+        autocomplete: bool = False,
         timeout: float = 30,
     ) -> dict:
-        """Run a slash command as ``invoker`` and return the bot's reply (the callback's data)."""
+        """Run a slash command as ``invoker`` and return the bot's reply (the callback's data);
+        ``autocomplete``: ask for the choices of the option marked ``"focused": True`` instead."""
         gid = int(self.guild_payload["id"])
         iid = next(self._interaction_ids)
         self.dispatch(
@@ -346,6 +348,7 @@ class LocalDiscord:
                 subcommand=subcommand,
                 permissions=permissions,
                 resolved=resolved,
+                kind=4 if autocomplete else 2,
             ),
         )
         return self.wait_response(iid, timeout)["data"]

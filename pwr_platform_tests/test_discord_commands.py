@@ -157,6 +157,15 @@ def test_event_commands_through_the_gateway_record_the_event_and_attendance_foll
             assert started["content"].startswith("Recorded: the new event **Scrim night** started at")
             assert f"<#{GENERAL}>" in started["content"]
 
+            listed = discord.run_command(
+                BEA_M,
+                "event",
+                [option("event", "scr") | {"focused": True}],
+                subcommand="end",
+                autocomplete=True,
+            )
+            assert [c["name"] for c in listed["choices"]] == ["Scrim night (active)"]
+            assert listed["choices"][0]["value"].startswith("bot:")
             again = discord.run_command(BEA_M, "event", [option("event", "Scrim night")], subcommand="start")
             assert "already running since" in again["content"], again  # bea may: she has the role
 
