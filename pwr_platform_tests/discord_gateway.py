@@ -11,7 +11,9 @@ What it speaks:
   ``/gateway/bot``; a wrong token gets 401 as from Discord. Application commands: the guild
   command sync (``PUT /applications/{app}/guilds/{guild}/commands``, 403 Missing Access for
   another guild), interaction callbacks (``POST /interactions/{id}/{token}/callback``: the reply,
-  kept per interaction) and followups; webhooks (``POST /webhooks/{id}/{token}`` creates a
+  kept per interaction) and followups; scheduled events with their interested counts
+  (``GET /guilds/{guild}/scheduled-events[/{id}]?with_user_count=1``, counts set by the test in
+  :attr:`LocalDiscord.interested`, as Discord gives them only there); webhooks (``POST /webhooks/{id}/{token}`` creates a
   message, ``PATCH …/messages/{message_id}`` edits it; both kept, so a test counts posts).
 - Gateway (JSON text frames, which discord.py reads as well as compressed ones): HELLO with a short
   heartbeat interval, HEARTBEAT → HEARTBEAT_ACK, IDENTIFY → READY + GUILD_CREATE (channels,
@@ -248,6 +250,12 @@ class LocalDiscord:
         self.webhook_messages: dict[str, dict] = {}  # message id → the message as last posted / edited
         self.webhook_calls: list[tuple[str, str]] = []  # (method, message id), in order
         self._next_id = 500_000
+        # scheduled events as last sent (GUILD_CREATE, dispatches) and their "interested" counts,
+        # which Discord gives only over REST with ``with_user_count`` (set by the test)
+        self.scheduled_events: dict[str, dict] = {
+            e["id"]: e for e in guild_payload.get("guild_scheduled_events", [])
+        }
+        self.interested: dict[int, int] = {}
         self._interaction_ids = iter(range(800_000, 10**9))
 
     # -- addresses the bot is configured with -------------------------------------------------------
@@ -291,6 +299,8 @@ class LocalDiscord:
         app.router.add_post("/api/v10/interactions/{id}/{token}/callback", self._interaction_callback)
         app.router.add_post("/api/v10/webhooks/{id}/{token}", self._webhook_post)
         app.router.add_patch("/api/v10/webhooks/{id}/{token}/messages/{message}", self._webhook_edit)
+        app.router.add_get("/api/v10/guilds/{guild}/scheduled-events", self._scheduled_events)
+        app.router.add_get("/api/v10/guilds/{guild}/scheduled-events/{event}", self._scheduled_event)
         app.router.add_get("/gateway", self._gateway)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -433,6 +443,25 @@ class LocalDiscord:
             }
         )
 
+    def _counted(self, event: dict, request: web.Request) -> dict:
+        event = {k: v for k, v in event.items() if k != "user_count"}
+        if request.query.get("with_user_count") in ("true", "1", "True"):
+            event["user_count"] = self.interested.get(int(event["id"]), 0)
+        return event
+
+    async def _scheduled_events(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        return _json([self._counted(e, request) for e in self.scheduled_events.values()])
+
+    async def _scheduled_event(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        event = self.scheduled_events.get(request.match_info["event"])
+        if event is None:
+            return _json({"message": "Unknown Guild Scheduled Event", "code": 10070}, status=404)
+        return _json(self._counted(event, request))
+
     def _snowflake(self) -> str:
         self._next_id += 1
         return str(self._next_id)
@@ -529,6 +558,10 @@ class LocalDiscord:
         await ws.send_str(json.dumps(payload))
 
     async def _dispatch(self, event: str, data: dict) -> int:
+        if event in ("GUILD_SCHEDULED_EVENT_CREATE", "GUILD_SCHEDULED_EVENT_UPDATE"):
+            self.scheduled_events[data["id"]] = data
+        elif event == "GUILD_SCHEDULED_EVENT_DELETE":
+            self.scheduled_events.pop(data["id"], None)
         self._seq += 1
         payload = {"op": 0, "t": event, "s": self._seq, "d": data}
         if self._session is not None:

@@ -293,6 +293,11 @@ def test_start_refuses_an_event_that_ended_or_was_cancelled(status: str, phrase:
     assert outcome.record is None and phrase in outcome.reply and "Nothing was recorded" in outcome.reply
 
 
+def test_a_name_of_an_ended_event_starts_a_new_one() -> None:
+    outcome = start([state("bot:1", "completed", name="Scrim night")], event="scrim night")
+    assert outcome.record.external_event_id == "bot:55" and outcome.record.name == "scrim night"
+
+
 def test_start_of_a_scheduled_event_keeps_its_channels_and_id() -> None:
     outcome = start([state("discord:9", "scheduled")], event="inhouse")
     assert outcome.record.external_event_id == "discord:9" and outcome.record.channel_ids == (GENERAL,)
@@ -438,3 +443,42 @@ def test_event_commands_while_postgres_is_down_are_spooled_and_replayed(
     ]
     replay_spool(tmp_path / "home" / "spool", url)  # nothing left to replay, nothing doubled
     assert len(command_rows(url)) == 2
+
+
+def test_interested_counts_are_fetched_over_rest_for_the_snapshot_and_each_update(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """The gateway sends no interested count; the bot asks the REST API (with_counts) for it."""
+    from pwr_platform_tests.discord_gateway import scheduled_event
+
+    event = scheduled_event(GUILD, 7001, 1, "Scrim vs Owls", GENERAL)
+    event.pop("user_count")  # as Discord's gateway sends it
+    discord_guild = command_guild() | {"guild_scheduled_events": [event]}
+    with local_discord(discord_guild) as discord:
+        discord.interested[7001] = 9
+        bot = BotProcess(discord, tmp_path / "home", warehouse_url)
+        try:
+            bot.start()
+            discord.wait_connected()
+            bot.wait_ready()
+            discord.interested[7001] = 12
+            active = {
+                k: v
+                for k, v in scheduled_event(GUILD, 7001, 2, "Scrim vs Owls", GENERAL).items()
+                if k != "user_count"
+            }
+            discord.wait_processed(discord.dispatch("GUILD_SCHEDULED_EVENT_UPDATE", active))
+            wait_for(lambda: len(observations(warehouse_url)) == 2, 30, "both observations committed")
+            code = bot.signal(signal.SIGTERM)
+        finally:
+            bot.kill()
+    assert code == 0, bot.log()
+    assert observations(warehouse_url) == [("scheduled", "sync", 9), ("active", "update", 12)]
+
+
+def observations(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT status, raw_payload->>'trigger', (raw_payload->>'user_count')::int "
+            "FROM pwr_raw.discord_scheduled_events ORDER BY observed_ts"
+        ).fetchall()

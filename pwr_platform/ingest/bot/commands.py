@@ -129,17 +129,20 @@ def start_event(
     interaction_id: int,
     organizer_id: int,
 ) -> Outcome:
-    """``/event start``: start a known event, or an ad-hoc one when ``event`` names none."""
-    matches = find_events(states, event) if event else []
-    open_matches = [s for s in matches if s.status in ("scheduled", "active")]
-    if open_matches:
+    """``/event start``: start a known event, or an ad-hoc one when ``event`` names none.
+
+    An event picked by its id (what autocomplete fills in) is that event, whatever its state. A
+    name matches only events not yet ended: "Scrim night" again tomorrow is a new event, not a
+    refusal because yesterday's has ended."""
+    exact = [s for s in states if event and s.external_event_id == event]
+    open_matches = [
+        s for s in (find_events(states, event) if event else []) if s.status in ("scheduled", "active")
+    ]
+    if exact:
+        target = exact[0]
+    elif open_matches:
         # of several open events of that name, the one scheduled nearest to now
-        target = min(
-            open_matches,
-            key=lambda s: abs((s.scheduled_start_ts or now) - now),
-        )
-    elif matches:
-        target = matches[0]
+        target = min(open_matches, key=lambda s: abs((s.scheduled_start_ts or now) - now))
     else:
         target = None
     if target is not None:

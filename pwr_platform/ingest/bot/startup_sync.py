@@ -7,7 +7,8 @@ records, observed at that moment:
 - a ``join`` (``raw_payload.source = "snapshot"``) for every member already in a voice channel,
   so the sessionizer can close what was open before the outage (at the collector gap) and open
   what is open now;
-- the current state of every scheduled event (a transition missed while away shows up here);
+- the current state of every scheduled event (a transition missed while away shows up here),
+  with its interested count fetched over REST once the rest is recorded;
 - with the members intent, a ``snapshot`` member record for every member (names, joined_at);
 - a heartbeat, so the collector's uptime starts exactly here.
 """
@@ -22,9 +23,13 @@ from discord.ext import commands
 
 from pwr_platform.ingest.bot.config import CollectorConfig, RecordSink
 from pwr_platform.ingest.bot.members import member_record
-from pwr_platform.ingest.bot.scheduled_events import scheduled_event_record
+from pwr_platform.ingest.bot.scheduled_events import (
+    interested_counts,
+    scheduled_event_record,
+    with_interested_count,
+)
 from pwr_platform.ingest.bot.voice import _flags, _is_afk
-from pwr_platform.ingest.records import HeartbeatRecord, Record, voice_payload
+from pwr_platform.ingest.records import HeartbeatRecord, Record, ScheduledEventRecord, voice_payload
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +89,12 @@ class StartupSync(commands.Cog):
             return
         if self.config.members_intent and not guild.chunked:
             await guild.chunk()
-        records = reconciliation(guild, self.config)
+        records = reconciliation(guild, self.config)  # the state at one instant, before any await
+        events = [r for r in records if isinstance(r, ScheduledEventRecord)]
         for record in records:
-            self.sink.put(record)
+            if not isinstance(record, ScheduledEventRecord):
+                self.sink.put(record)
+        counts = await interested_counts(guild) if events else {}
+        for record in events:
+            self.sink.put(with_interested_count(record, counts.get(record.event_id)))
         log.info("collector: ready in %s; reconciliation recorded %d records", guild.name, len(records))
