@@ -294,7 +294,9 @@ def bot(health: bool) -> None:
     import discord
 
     try:
-        code = asyncio.run(run_collector(config, settings.discord_token, url, settings.spool_dir, options))
+        code = asyncio.run(
+            run_collector(config, settings.discord_token.get_secret_value(), url, settings.spool_dir, options)
+        )
     except discord.LoginFailure as exc:
         raise click.ClickException(f"Discord refused the bot token (PWR_DISCORD_TOKEN): {exc}") from None
     except discord.PrivilegedIntentsRequired:
