@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from pwr_platform.cli.progress import attached, progress_bar
 from pwr_platform.settings import get_settings
 
 
@@ -134,7 +136,15 @@ def ingest(
     try:
         for path in files:
             try:
-                summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err, check=check)
+                if attached():
+                    with progress_bar(path.name, path.stat().st_size or 1, count=False) as bar:
+
+                        def position(done: int, size: int, lines: int, bar=bar) -> None:
+                            bar.update(done, total=size or 1, note=f"{lines:,} lines")
+
+                        summary = ingest_file(path, writer, fmt=fmt, check=check, position=position)
+                else:
+                    summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err, check=check)
             except LogFormatError as exc:
                 writer.sync()
                 before = getattr(exc, "lines_read", 0)
@@ -218,17 +228,20 @@ def simulate(
     started = time.perf_counter()
     next_report = started + 2.0
     try:
-        for record in sim.heartbeats():
-            writer.add(record)
-        for record in sim.scheduled_event_records():
-            writer.add(record)
-        for index in range(members):
-            for record in sim.member_records(index):
+        with progress_bar("members", members) if attached() else nullcontext() as bar:
+            for record in sim.heartbeats():
                 writer.add(record)
-            if time.perf_counter() >= next_report:
-                _echo_err(f"  {index + 1:,}/{members:,} members")
-                next_report = time.perf_counter() + 2.0
-        writer.sync()
+            for record in sim.scheduled_event_records():
+                writer.add(record)
+            for index in range(members):
+                for record in sim.member_records(index):
+                    writer.add(record)
+                if bar is not None:
+                    bar.advance()
+                elif time.perf_counter() >= next_report:
+                    _echo_err(f"  {index + 1:,}/{members:,} members")
+                    next_report = time.perf_counter() + 2.0
+            writer.sync()
     finally:
         _close_writer(spool, writer, 60.0)
     stats = writer.stats
