@@ -90,8 +90,12 @@ def test_the_comments_are_the_yaml_word_for_word(comments):
 
 
 def test_comments_survive_a_downgrade_and_upgrade_again(empty_database_url):
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config(empty_database_url))
+    before = script.get_revision("0013_column_docs").down_revision
     migrate.upgrade(empty_database_url)
-    migrate.downgrade(empty_database_url, "0011_bot_writer_role")
+    migrate.downgrade(empty_database_url, before)
     migrate.upgrade(empty_database_url)
     with psycopg.connect(empty_database_url) as conn:
         assert (
