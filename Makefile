@@ -81,9 +81,23 @@ $(SUPERSET_VENV)/.installed: $(UV) superset/requirements.lock
 superset-install: $(SUPERSET_VENV)/.installed
 
 # Re-resolve the lock after editing superset/requirements.in (not needed for a normal install).
+# Superset publishes the exact set it is tested with (requirements/base.txt in its repository at
+# each release tag); the lock is compiled with that file as constraints, so every package
+# Superset pins gets Superset's version and only what it leaves open is resolved here. Its
+# "-e ./superset-core" line (a path inside Superset's own checkout) is no constraint and is
+# dropped. SUPERSET_CONSTRAINTS may be a URL or a local copy of that file.
+SUPERSET_VERSION = $(shell sed -n 's/^apache-superset\[postgres\]==\([^ ]*\).*/\1/p' superset/requirements.in)
+SUPERSET_CONSTRAINTS ?= https://raw.githubusercontent.com/apache/superset/$(SUPERSET_VERSION)/requirements/base.txt
+
 superset-lock: $(UV)
+	@mkdir -p .pwr
+	$(PYTHON) -c 'import sys, urllib.request; src = sys.argv[1]; \
+		text = urllib.request.urlopen(src).read().decode() if "://" in src else open(src).read(); \
+		open(sys.argv[2], "w").write("".join(l for l in text.splitlines(True) if not l.lstrip().startswith("-e ")))' \
+		"$(SUPERSET_CONSTRAINTS)" .pwr/superset-constraints.txt
 	$(UV) pip compile superset/requirements.in -o superset/requirements.lock \
-		--python-version 3.11 --generate-hashes --quiet
+		--constraint .pwr/superset-constraints.txt \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet
 
 # Debian's Chromium for the browser tests (never a downloaded browser build). As root it is
 # installed with apt; otherwise it must already be there (the tests say so when it is not).

@@ -42,7 +42,7 @@ ENV PATH=/opt/pwr/.venv/bin:$PATH \
 # dagster.yaml is written by the package itself (the same instance config `make up` writes):
 # storage URL from PWR_DAGSTER_STORAGE_URL at run time, never a password in the file.
 # dagster_home/storage (compute logs) and spool/ (the bot's durable spool) are volumes.
-RUN python -c "from pwr_platform.warehouse.dagster_instance import write_instance; write_instance()" \
+RUN python -c "from pwr_platform.runtime.dagster_instance import write_instance; write_instance()" \
     && mkdir -p /var/lib/pwr/dagster_home/storage /var/lib/pwr/spool \
     && chown -R pwr:pwr /var/lib/pwr
 

@@ -3,6 +3,10 @@
 Every part of the platform (CLI, Dagster code location, tests, the bot) reads its configuration
 through :func:`get_settings`, so one variable means the same thing everywhere. The README's
 configuration table is the user-facing copy of this class.
+
+Passwords, tokens and URLs that may carry a password are ``SecretStr``: a settings object printed,
+logged or shown in a traceback says ``**********``, and the plain value is taken with
+``.get_secret_value()`` only where it is handed to the thing that needs it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pwr_platform.paths import REPO_ROOT
@@ -29,11 +33,11 @@ class PwrSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PWR_", extra="ignore")
 
     home: Path = Field(default_factory=_default_home, description="Local state directory.")
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None,
         description="Warehouse PostgreSQL URL. Unset: the embedded server under PWR_HOME is used.",
     )
-    dagster_database_url: str | None = Field(
+    dagster_database_url: SecretStr | None = Field(
         default=None,
         description="Dagster run/event/schedule storage URL. Unset: database 'dagster' on the warehouse server.",
     )
@@ -58,24 +62,24 @@ class PwrSettings(BaseSettings):
         description="First day of the daily / weekly / monthly partitions (a Monday and a 1st suit all three).",
     )
     guild_id: int | None = Field(default=None, description="The Discord guild the collector watches.")
-    discord_token: str | None = Field(default=None, description="Collector bot token (secret).")
+    discord_token: SecretStr | None = Field(default=None, description="Collector bot token (secret).")
     dagster_port: int = Field(default=3000, description="Dagster webserver port (127.0.0.1).")
     superset_port: int = Field(default=8088, description="Superset port (gunicorn on 127.0.0.1).")
     superset_workers: int = Field(default=2, ge=1, description="Superset gunicorn worker processes.")
     superset_admin_user: str = Field(default="pwr_admin", description="Superset admin login name.")
-    superset_admin_password: str | None = Field(
+    superset_admin_password: SecretStr | None = Field(
         default=None, description="Superset admin password (secret). Unset: generated into PWR_HOME/secrets."
     )
-    superset_db_password: str | None = Field(
+    superset_db_password: SecretStr | None = Field(
         default=None,
         description="Password of the read-only warehouse role pwr_reader (secret). Unset: generated.",
     )
-    bot_db_password: str | None = Field(
+    bot_db_password: SecretStr | None = Field(
         default=None,
         description="Password of the collector's warehouse role pwr_bot (secret); `pwr db upgrade` sets it. "
         "Unset: the role keeps its password (none after migration 0011: it cannot log in).",
     )
-    superset_metadata_url: str | None = Field(
+    superset_metadata_url: SecretStr | None = Field(
         default=None, description="Superset's metadata database URL. Unset: SQLite under PWR_HOME/superset."
     )
     superset_url: str | None = Field(
@@ -91,12 +95,12 @@ class PwrSettings(BaseSettings):
         default=None,
         description="Discord role whose members may run /event (besides those with Manage Events).",
     )
-    bot_reader_database_url: str | None = Field(
+    bot_reader_database_url: SecretStr | None = Field(
         default=None,
         description="Read-only URL the bot's /event, /stats and /leaderboard read through (role pwr_reader). "
         "Unset: PWR_DATABASE_URL with read-only transactions.",
     )
-    digest_webhook_url: str | None = Field(
+    digest_webhook_url: SecretStr | None = Field(
         default=None,
         description="Discord webhook the weekly digest is posted to (secret). Unset: the digest is only "
         "recorded in the asset's metadata.",
@@ -190,6 +194,11 @@ class PwrSettings(BaseSettings):
     @property
     def spool_dir(self) -> Path:
         return self.home / "spool"
+
+
+def secret_value(secret: SecretStr | None) -> str | None:
+    """The plain value of an optional secret (None and empty both mean unset)."""
+    return secret.get_secret_value() or None if secret is not None else None
 
 
 @lru_cache(maxsize=1)

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
+import prison
 import psycopg
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from pwr_platform.bi.superset_api import _rison
 from pwr_platform_tests.superset_support import CHROMIUM, CHROMIUM_FLAGS, RunningSuperset, log_in
 from pwr_platform_tests.test_superset import SCREENSHOT_DIR
 
@@ -45,7 +45,7 @@ def _href_and_text(link: str) -> tuple[str, str]:
 
 
 def _preset(slug: str, filter_id: str, column: str, value: str) -> str:
-    """The dashboard URL with one select filter preset, encoded by the project's own Rison encoder."""
+    """The dashboard URL with one select filter preset, encoded by prison (the Rison library Superset decodes it with)."""
     mask = {
         filter_id: {
             "extraFormData": {"filters": [{"col": column, "op": "IN", "val": [value]}]},
@@ -54,7 +54,7 @@ def _preset(slug: str, filter_id: str, column: str, value: str) -> str:
             "ownState": {},
         }
     }
-    return f"/superset/dashboard/{slug}/?native_filters={_rison(mask)}"
+    return f"/superset/dashboard/{slug}/?native_filters={prison.dumps(mask)}"
 
 
 def _decoded(href: str) -> str:

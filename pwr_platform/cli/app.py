@@ -9,6 +9,7 @@ from pwr_platform.cli import ingest, stack
 from pwr_platform.cli.db import db
 from pwr_platform.cli.digest import digest
 from pwr_platform.cli.events import events
+from pwr_platform.cli.logs import logs
 from pwr_platform.cli.materialize import materialize_cmd
 from pwr_platform.cli.superset import superset_group
 
@@ -24,6 +25,7 @@ for command in (
     stack.up,
     stack.down,
     stack.status,
+    logs,
     ingest.ingest,
     ingest.simulate,
     ingest.bot,

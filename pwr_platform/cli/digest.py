@@ -14,7 +14,7 @@ import click
 import psycopg
 
 from pwr_platform.cli.ingest import checked_warehouse
-from pwr_platform.settings import PwrSettings, get_settings
+from pwr_platform.settings import PwrSettings, get_settings, secret_value
 from pwr_platform.transforms.digest import DigestError, last_finished_week, publish, week_start, weekly_digest
 
 
@@ -41,7 +41,9 @@ def digest(week_text: str | None, dry_run: bool, database_url: str | None) -> No
             raise click.BadParameter(
                 f"{week_text!r} is not a date (YYYY-MM-DD)", param_hint="--week"
             ) from None
-    url = PwrSettings().digest_webhook_url  # the secret is read at run time, like the asset does
+    url = secret_value(
+        PwrSettings().digest_webhook_url
+    )  # the secret is read at run time, like the asset does
     if not dry_run and not url:
         click.echo("PWR_DIGEST_WEBHOOK_URL is not set; use --dry-run to print the digest.", err=True)
         sys.exit(1)

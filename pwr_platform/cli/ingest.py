@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from pwr_platform.settings import get_settings
+from pwr_platform.cli.progress import attached, progress_bar
+from pwr_platform.settings import get_settings, secret_value
 
 
 def _echo_err(message: str) -> None:
@@ -134,7 +136,15 @@ def ingest(
     try:
         for path in files:
             try:
-                summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err, check=check)
+                if attached():
+                    with progress_bar(path.name, path.stat().st_size or 1, count=False) as bar:
+
+                        def position(done: int, size: int, lines: int, bar=bar) -> None:
+                            bar.update(done, total=size or 1, note=f"{lines:,} lines")
+
+                        summary = ingest_file(path, writer, fmt=fmt, check=check, position=position)
+                else:
+                    summary = ingest_file(path, writer, fmt=fmt, progress=_echo_err, check=check)
             except LogFormatError as exc:
                 writer.sync()
                 before = getattr(exc, "lines_read", 0)
@@ -218,17 +228,20 @@ def simulate(
     started = time.perf_counter()
     next_report = started + 2.0
     try:
-        for record in sim.heartbeats():
-            writer.add(record)
-        for record in sim.scheduled_event_records():
-            writer.add(record)
-        for index in range(members):
-            for record in sim.member_records(index):
+        with progress_bar("members", members) if attached() else nullcontext() as bar:
+            for record in sim.heartbeats():
                 writer.add(record)
-            if time.perf_counter() >= next_report:
-                _echo_err(f"  {index + 1:,}/{members:,} members")
-                next_report = time.perf_counter() + 2.0
-        writer.sync()
+            for record in sim.scheduled_event_records():
+                writer.add(record)
+            for index in range(members):
+                for record in sim.member_records(index):
+                    writer.add(record)
+                if bar is not None:
+                    bar.advance()
+                elif time.perf_counter() >= next_report:
+                    _echo_err(f"  {index + 1:,}/{members:,} members")
+                    next_report = time.perf_counter() + 2.0
+            writer.sync()
     finally:
         _close_writer(spool, writer, 60.0)
     stats = writer.stats
@@ -295,7 +308,7 @@ def bot(health: bool, list_commands: bool, sync: bool) -> None:
             raise click.ClickException("PWR_GUILD_ID is not set (the guild to register the commands with)")
         use_discord_endpoints(settings.discord_api_url, settings.discord_gateway_url)
         try:
-            names = asyncio.run(sync_commands(settings.discord_token, settings.guild_id))
+            names = asyncio.run(sync_commands(settings.discord_token.get_secret_value(), settings.guild_id))
         except SyncFailed as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Synced {len(names)} commands to guild {settings.guild_id}: {', '.join(names)}")
@@ -329,12 +342,14 @@ def bot(health: bool, list_commands: bool, sync: bool) -> None:
     import discord
 
     commands = CommandOptions(
-        reader=BotReader(settings.bot_reader_database_url or url, timezone=settings.timezone),
+        reader=BotReader(secret_value(settings.bot_reader_database_url) or url, timezone=settings.timezone),
         organizer_role_id=settings.organizer_role_id,
     )
     try:
         code = asyncio.run(
-            run_collector(config, settings.discord_token, url, settings.spool_dir, options, commands)
+            run_collector(
+                config, settings.discord_token.get_secret_value(), url, settings.spool_dir, options, commands
+            )
         )
     except discord.LoginFailure as exc:
         raise click.ClickException(f"Discord refused the bot token (PWR_DISCORD_TOKEN): {exc}") from None

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 import click
 import psycopg
 
+from pwr_platform.cli.progress import Bar, attached, progress_bar
+
 if TYPE_CHECKING:  # dagster is imported when the command runs, so `pwr --help` stays fast
     from dagster import AssetKey, DagsterInstance, Definitions, TimeWindowPartitionsDefinition
 
@@ -150,10 +152,16 @@ def materialize_graph(
     instance: DagsterInstance,
     window: tuple[datetime, datetime] | None,
     echo: Callable[[str], None] = click.echo,
+    bar: Bar | None = None,
 ) -> bool:
-    """Materialize every asset of ``defs`` in topological order; False after the first failure."""
+    """Materialize every asset of ``defs`` in topological order; False after the first failure.
+
+    ``bar`` (on a terminal) advances one step per asset, the lines then printed above it.
+    """
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
+    if bar is not None:
+        bar.update(0, total=len(keys))
     observable = [k for k in graph.toposorted_asset_keys if graph.get(k).is_observable]
     skipped = [
         k.to_user_string()
@@ -180,8 +188,12 @@ def materialize_graph(
     for index, key in enumerate(keys, start=1):
         runs = runs_for_asset(defs, key, instance, window)
         name = key.to_user_string()
+        if bar is not None:
+            bar.advance(0, note=name)
         if not runs:
             echo(f"[{index}/{len(keys)}] {name}: no partitions in range, skipped")
+            if bar is not None:
+                bar.advance()
             continue
         job = defs.resolve_implicit_job_def_def_for_assets([key])
         for run in runs:
@@ -207,6 +219,8 @@ def materialize_graph(
             )
             note += f", FAILED checks: {', '.join(failed_checks)}" if failed_checks else ""
             echo(f"ok in {seconds:.1f}s (run {result.run_id[:8]}{note})")
+        if bar is not None:
+            bar.advance()
     echo(f"Materialized {len(keys)} assets in {time.perf_counter() - started_all:.1f}s.")
     return True
 
@@ -243,6 +257,10 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
 
     window = resolve_window(warehouse_url(settings), settings.tz, _day(from_day), _day(to_day))
     with DagsterInstance.get() as instance:
-        ok = materialize_graph(defs, instance, window)
+        if attached():
+            with progress_bar("assets", None) as bar:
+                ok = materialize_graph(defs, instance, window, echo=bar.echo, bar=bar)
+        else:
+            ok = materialize_graph(defs, instance, window)
     if not ok:
         sys.exit(1)

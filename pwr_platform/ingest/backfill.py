@@ -37,6 +37,8 @@ class FileSummary:
 
 
 Progress = Callable[[str], None]
+# (bytes of the file consumed, its size, lines read): what a progress bar needs to estimate the rest
+Position = Callable[[int, int, int], None]
 
 
 def _position(fh) -> int:
@@ -55,8 +57,13 @@ def ingest_file(
     progress: Progress | None = None,
     progress_every: float = 2.0,
     check: LineCheck = check_line,
+    position: Position | None = None,
 ) -> FileSummary:
-    """Read one file into ``writer``; counts are exact (the writer is synced at the end)."""
+    """Read one file into ``writer``; counts are exact (the writer is synced at the end).
+
+    ``progress`` gets a line every ``progress_every`` seconds; ``position`` (for a progress bar)
+    gets the bytes consumed every 10,000 lines and once at the end.
+    """
     started = time.perf_counter()
     stats = writer.stats
     before = (stats.inserted["voice"], stats.duplicates["voice"], stats.inserted["rejected"], stats.spooled)
@@ -71,12 +78,16 @@ def ingest_file(
             if record.KIND == "rejected":
                 rejected += 1
             writer.add(record)
+            if position is not None and not read % 10_000:
+                position(_position(fh), size, read)
             if progress is not None and not read % 10_000 and time.perf_counter() >= next_report:
                 elapsed = time.perf_counter() - started
                 pct = min(100.0, 100.0 * _position(fh) / size)
                 progress(f"  {Path(path).name}: {pct:5.1f}%  {read:,} lines  {read / elapsed:,.0f} lines/s")
                 next_report = time.perf_counter() + progress_every
         writer.sync()
+        if position is not None:
+            position(size, size, read)
     except LogFormatError as exc:
         exc.lines_read = read  # handed to the writer before the file failed: they are stored
         raise

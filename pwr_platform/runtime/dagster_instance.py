@@ -18,6 +18,7 @@ from pwr_platform.warehouse.connection import dagster_storage_url, warehouse_url
 
 STORAGE_URL_ENV = "PWR_DAGSTER_STORAGE_URL"
 WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
+MAX_CONCURRENT_RUNS = 4
 
 
 def instance_config() -> dict:
@@ -25,12 +26,10 @@ def instance_config() -> dict:
         # postgresql+psycopg2 scheme: with SQLAlchemy 2.1 the bare "postgresql" scheme no longer
         # means psycopg2, which is the driver dagster-postgres is written for.
         "storage": {"postgres": {"postgres_url": {"env": STORAGE_URL_ENV}}},
-        "run_coordinator": {
-            "module": "dagster._core.run_coordinator",
-            "class": "QueuedRunCoordinator",
-            # 2 cores: more parallel runs only queue up inside PostgreSQL.
-            "config": {"max_concurrent_runs": 4},
-        },
+        # Dagster's public run-queue setting (the default run coordinator queues runs): on 2 cores
+        # more parallel runs only queue up inside PostgreSQL. No class or module paths here:
+        # they are Dagster's private layout and move between releases.
+        "concurrency": {"runs": {"max_concurrent_runs": MAX_CONCURRENT_RUNS}},
         # Failed runs are retried by the daemon when their job asks for it (tag
         # dagster/max_retries: the core refresh and the aggregate jobs, all idempotent); the
         # attendance sensor retries its own runs (defs/sensors.py), so the default is none.

@@ -149,3 +149,18 @@ def stack_status(settings: PwrSettings, echo: Echo = print) -> list[ServiceStatu
             echo,
         ),
     ]
+
+
+def service_logs(settings: PwrSettings) -> dict[str, Path]:
+    """Each service of the local stack → its log file (``pwr logs``), in ``pwr status`` order.
+
+    PostgreSQL is listed only when the platform runs it (the embedded server): a server named by
+    PWR_DATABASE_URL keeps its log wherever its own administrator put it.
+    """
+    logs = {}
+    if uses_embedded(settings):
+        logs["postgresql"] = embedded_server(settings).log_file
+    for service in dagster_services(settings):
+        logs[service.name] = log_file(settings, service.name)
+    logs[SUPERSET_SERVICE] = log_file(settings, SUPERSET_SERVICE)
+    return logs

@@ -18,7 +18,7 @@ from pwr_platform.bi.reader_role import set_reader_password
 from pwr_platform.bi.secrets_store import Secret, get_or_create
 from pwr_platform.paths import REPO_ROOT
 from pwr_platform.runtime.services import Service, start_service, stop_service
-from pwr_platform.settings import PwrSettings
+from pwr_platform.settings import PwrSettings, secret_value
 
 SUPERSET_DIR = REPO_ROOT / "superset"
 CONFIG_FILE = SUPERSET_DIR / "superset_config.py"
@@ -46,10 +46,13 @@ def superset_secrets(settings: PwrSettings) -> SupersetSecrets:
             settings.secrets_dir, "superset_secret_key", os.environ.get("SUPERSET_SECRET_KEY"), nbytes=48
         ),
         admin_password=get_or_create(
-            settings.secrets_dir, "superset_admin_password", settings.superset_admin_password, nbytes=18
+            settings.secrets_dir,
+            "superset_admin_password",
+            secret_value(settings.superset_admin_password),
+            nbytes=18,
         ),
         db_password=get_or_create(
-            settings.secrets_dir, "superset_db_password", settings.superset_db_password
+            settings.secrets_dir, "superset_db_password", secret_value(settings.superset_db_password)
         ),
     )
 
@@ -80,8 +83,8 @@ def superset_env(settings: PwrSettings, secret_key: str) -> dict[str, str]:
         "PYTHONPATH": "",
         "VIRTUAL_ENV": str(VENV_DIR),
     }
-    if settings.superset_metadata_url:
-        env["PWR_SUPERSET_METADATA_URL"] = settings.superset_metadata_url
+    if metadata_url := secret_value(settings.superset_metadata_url):
+        env["PWR_SUPERSET_METADATA_URL"] = metadata_url
     return env
 
 
@@ -122,7 +125,7 @@ def _setup_fingerprint(settings: PwrSettings, secrets: SupersetSecrets) -> str:
     material = "\n".join(
         [
             str(version),
-            settings.superset_metadata_url or str(settings.superset_home / "superset.db"),
+            secret_value(settings.superset_metadata_url) or str(settings.superset_home / "superset.db"),
             settings.superset_admin_user,
             secrets.admin_password.value,
         ]

@@ -15,7 +15,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
-from pwr_platform.settings import PwrSettings, get_settings
+from pwr_platform.settings import PwrSettings, get_settings, secret_value
 
 WAREHOUSE_DB = "pwr"
 DAGSTER_DB = "dagster"
@@ -49,8 +49,8 @@ def with_database(url: str, database: str) -> str:
 def warehouse_url(settings: PwrSettings | None = None, *, start: bool = False) -> str:
     """libpq URL of the warehouse database. ``start=True`` starts the embedded server if needed."""
     settings = settings or get_settings()
-    if settings.database_url:
-        return libpq_url(settings.database_url)
+    if database_url := secret_value(settings.database_url):
+        return libpq_url(database_url)
     server = embedded_server(settings)
     if start:
         server.start()
@@ -61,8 +61,8 @@ def warehouse_url(settings: PwrSettings | None = None, *, start: bool = False) -
 def dagster_storage_url(settings: PwrSettings | None = None, *, start: bool = False) -> str:
     """URL for Dagster's run, event-log and schedule storage (psycopg2 scheme, as dagster-postgres needs)."""
     settings = settings or get_settings()
-    if settings.dagster_database_url:
-        return sqlalchemy_url(settings.dagster_database_url, "psycopg2")
+    if dagster_database_url := secret_value(settings.dagster_database_url):
+        return sqlalchemy_url(dagster_database_url, "psycopg2")
     url = with_database(warehouse_url(settings, start=start), DAGSTER_DB)
     if start:
         ensure_database(with_database(url, "postgres"), DAGSTER_DB)

@@ -34,7 +34,7 @@ def set_role_password(admin_url: str, role: str, password: str) -> None:
 def role_passwords_from_settings(settings: PwrSettings) -> dict[str, str]:
     """Role → password, for each role whose PWR_* variable is set."""
     wanted = {BOT_ROLE: settings.bot_db_password, READER_ROLE: settings.superset_db_password}
-    return {role: password for role, password in wanted.items() if password}
+    return {role: password.get_secret_value() for role, password in wanted.items() if password}
 
 
 def apply_role_passwords(admin_url: str, settings: PwrSettings) -> list[str]:

@@ -28,7 +28,7 @@ from dagster import (
 from pwr_platform.defs.agg.keys import MEMBER_ENGAGEMENT_WEEKLY
 from pwr_platform.defs.partitions import WEEKLY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.settings import PwrSettings, get_settings
+from pwr_platform.settings import PwrSettings, get_settings, secret_value
 from pwr_platform.transforms import digest as digest_text
 
 WEEKLY_DIGEST = AssetKey(["digest", "weekly_digest"])
@@ -52,7 +52,7 @@ def weekly_digest(context: AssetExecutionContext, warehouse: WarehouseResource) 
     week = date.fromisoformat(context.partition_key)
     settings = get_settings()
     # read at run time, not at load: the secret never enters the definitions or the UI
-    url = PwrSettings().digest_webhook_url
+    url = secret_value(PwrSettings().digest_webhook_url)
     with warehouse.connect() as conn:
         digest = digest_text.weekly_digest(conn, week, settings.tz)
         text = digest.text(settings.tz)

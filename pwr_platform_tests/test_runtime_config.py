@@ -1,0 +1,68 @@
+"""Settings keep secrets as ``SecretStr``; the generated ``dagster.yaml`` uses only public configuration."""
+
+from __future__ import annotations
+
+import os
+
+import yaml
+from dagster import DagsterInstance
+
+from pwr_platform.runtime.dagster_instance import MAX_CONCURRENT_RUNS, STORAGE_URL_ENV, instance_config
+from pwr_platform.settings import PwrSettings
+from pwr_platform.warehouse.connection import (
+    dagster_storage_url,
+    sqlalchemy_url,
+    warehouse_url,
+    with_database,
+)
+from pwr_platform.warehouse.role_passwords import role_passwords_from_settings
+from pwr_platform_tests.conftest import create_database, drop_database
+
+SECRETS = {
+    "database_url": "postgresql://pwr:w-pass@db.example:5432/pwr",
+    "dagster_database_url": "postgresql://dagster:d-pass@db.example:5432/dagster",
+    "discord_token": "t0ken-value",
+    "superset_admin_password": "admin-pass",
+    "superset_db_password": "reader-pass",
+    "bot_db_password": "bot-pass",
+    "superset_metadata_url": "postgresql://superset:m-pass@db.example/superset",
+}
+
+
+def test_secrets_never_show_when_settings_are_printed(tmp_path, monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(f"PWR_{name.upper()}", value)
+    settings = PwrSettings(home=tmp_path)
+    shown = repr(settings) + str(settings) + settings.model_dump_json()
+    for value in SECRETS.values():
+        assert value not in shown
+    for secret in ("w-pass", "d-pass", "t0ken", "admin-pass", "reader-pass", "bot-pass", "m-pass"):
+        assert secret not in shown
+    # … and each reaches the one place that needs it
+    assert warehouse_url(settings) == SECRETS["database_url"]
+    assert dagster_storage_url(settings) == "postgresql+psycopg2://dagster:d-pass@db.example:5432/dagster"
+    assert role_passwords_from_settings(settings) == {"pwr_bot": "bot-pass", "pwr_reader": "reader-pass"}
+    assert settings.discord_token.get_secret_value() == "t0ken-value"
+
+
+def test_dagster_yaml_names_no_private_module():
+    text = yaml.safe_dump(instance_config())
+    assert "_core" not in text and "module" not in text and "class" not in text
+    assert instance_config()["concurrency"] == {"runs": {"max_concurrent_runs": MAX_CONCURRENT_RUNS}}
+
+
+def test_the_instance_queues_runs_at_the_configured_limit(pg_server_url, tmp_path, monkeypatch):
+    name = "pwr_test_dagster_" + os.urandom(4).hex()
+    create_database(pg_server_url, name)
+    try:
+        (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance_config()))
+        monkeypatch.setenv(STORAGE_URL_ENV, sqlalchemy_url(with_database(pg_server_url, name), "psycopg2"))
+        instance = DagsterInstance.from_config(str(tmp_path))
+        try:
+            assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+            queue = instance.get_concurrency_config().run_queue_config
+            assert queue.max_concurrent_runs == MAX_CONCURRENT_RUNS
+        finally:
+            instance.dispose()
+    finally:
+        drop_database(pg_server_url, name)
