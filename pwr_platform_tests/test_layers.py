@@ -73,9 +73,9 @@ def test_the_package_keeps_its_layers():
         # the warehouse importing a sibling room above it
         (
             "warehouse/migrate.py",
-            "import pwr_platform.transforms.sqlfile",
+            "import pwr_platform.transforms.events",
             LAYERS_CONTRACT,
-            "pwr_platform.warehouse.migrate -> pwr_platform.transforms.sqlfile",
+            "pwr_platform.warehouse.migrate -> pwr_platform.transforms.events",
         ),
         # the local stack importing the asset graph
         (

@@ -20,8 +20,8 @@ from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.run_status import ACTIVE
 from pwr_platform.defs.schedules import core_refresh_job
 from pwr_platform.settings import get_settings
-from pwr_platform.transforms.sqlfile import sql_statements
 from pwr_platform.transforms.watermark import EMPTY_SNAPSHOT, foreign_reason
+from pwr_platform.warehouse.sqlfile import sql_statements
 
 # More events changed than this in one tick: one catch-up run over all partitions.
 CATCH_UP_THRESHOLD = 5

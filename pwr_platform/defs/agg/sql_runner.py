@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from pwr_platform.settings import get_settings
-from pwr_platform.transforms.sqlfile import read_sql
+from pwr_platform.warehouse.sqlfile import read_sql
 
 
 def sql_params(start_date: date | None = None, end_date: date | None = None, **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext, MaterializeResult
 
 from pwr_platform.defs.agg.sql_runner import run_script, sql_params, window_dates
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.transforms.sqlfile import sql_statements
+from pwr_platform.warehouse.sqlfile import sql_statements
 
 
 def materialize_window(

@@ -10,7 +10,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from pwr_platform.defs.keys import EVENT_ATTENDANCE, MEMBERS, VOICE_SESSIONS
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.settings import get_settings
-from pwr_platform.transforms.sqlfile import sql_statements
+from pwr_platform.warehouse.sqlfile import sql_statements
 
 
 def _count(warehouse: WarehouseResource, name: str) -> int:
