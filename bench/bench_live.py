@@ -56,7 +56,6 @@ from pathlib import Path
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-COMPONENTS = ("postgres", "dagster-webserver", "dagster-daemon")
 USER_BASE = 7_000_000_000_000_000_000  # Discord-like ids of the feed's members (not in the demo)
 CHANNELS = (7_100_000_000_000_000_001, 7_100_000_000_000_000_002, 7_100_000_000_000_000_003)
 
@@ -73,13 +72,14 @@ class Cgroups:
     into a component's cgroup while it starts it, so everything that component forks is charged
     to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, components: list[str]) -> None:
+        self.components = components
         if not (CPUACCT / "cpuacct.usage").exists():
             raise CgroupError(f"{CPUACCT} (cgroup v1 cpuacct) is not mounted; this benchmark needs it")
         self.parent = CPUACCT / f"pwr-bench-live-{os.getpid()}"
         try:
             self.parent.mkdir()
-            for name in (*COMPONENTS, "bench"):
+            for name in (*components, "bench"):
                 (self.parent / name).mkdir()
         except OSError as exc:
             raise CgroupError(f"cannot create cgroups under {CPUACCT} ({exc.strerror}): run as root") from exc
@@ -96,12 +96,12 @@ class Cgroups:
 
     def remove(self) -> None:
         (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
-        for name in (*COMPONENTS, "bench"):
+        for name in (*self.components, "bench"):
             for pid in self.pids(name):  # stragglers of a stopped stack
                 with suppress(ProcessLookupError):
                     os.kill(pid, 9)
         time.sleep(0.5)
-        for name in (*COMPONENTS, "bench"):
+        for name in (*self.components, "bench"):
             with suppress(OSError):
                 (self.parent / name).rmdir()
         with suppress(OSError):
@@ -159,7 +159,7 @@ class Sampler:
 
     def _scan(self) -> list[int]:
         pids = []
-        for name in COMPONENTS:
+        for name in self.cgroups.components:
             with suppress(OSError):
                 pids += self.cgroups.pids(name)
         for pid in pids:
@@ -225,7 +225,7 @@ def stack(home: Path, cgroups: Cgroups, demo: bool):
     import subprocess
 
     from pwr_platform.runtime.dagster_instance import dagster_env
-    from pwr_platform.runtime.services import dagster_services, start_service, stop_service
+    from pwr_platform.runtime.services import dagster_services, dagster_stop_steps, start_service
     from pwr_platform.settings import get_settings
     from pwr_platform.warehouse import migrate
     from pwr_platform.warehouse.connection import embedded_server, warehouse_url
@@ -255,6 +255,10 @@ def stack(home: Path, cgroups: Cgroups, demo: bool):
             subprocess.run([*pwr, "simulate", "--if-empty"], env=child_env, check=True)
         subprocess.run([*pwr, "materialize"], env=child_env, check=True, stdout=subprocess.DEVNULL)
         print(f"  demo seeded and graph materialized in {time.perf_counter() - started:.0f} s", flush=True)
+        with suppress(ImportError):  # the shared code server's workspace (issue 16)
+            from pwr_platform.runtime.dagster_instance import write_workspace
+
+            write_workspace(settings)
         for service in dagster_services(settings):
             cgroups.enter(service.name)
             start_service(settings, service, env)
@@ -262,9 +266,9 @@ def stack(home: Path, cgroups: Cgroups, demo: bool):
         yield settings, url, env
     finally:
         cgroups.enter("bench")
-        for name in ("dagster-daemon", "dagster-webserver"):
+        for _name, stop in dagster_stop_steps(settings, echo=lambda _m: None):
             with suppress(Exception):
-                stop_service(settings, name, echo=lambda _m: None)
+                stop()
         with suppress(Exception):
             embedded_server(settings).stop()
 
@@ -459,8 +463,12 @@ def main(argv: list[str] | None = None) -> None:
     from pwr_platform.ingest.simulator import DEFAULT_GUILD_ID
 
     os.environ.setdefault("PWR_GUILD_ID", str(DEFAULT_GUILD_ID))
+    from pwr_platform.runtime.services import dagster_services
+    from pwr_platform.settings import get_settings
+
+    components = ["postgres", *(s.name for s in dagster_services(get_settings()))]
     try:
-        cgroups = Cgroups()
+        cgroups = Cgroups(components)
     except CgroupError as exc:
         print(f"bench live: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -487,7 +495,8 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
     observer_cpu0 = observer.cpu_seconds()
     sampler.mark()
     t0 = time.time()
-    use0 = {c: cgroups.usage_ns(c) for c in COMPONENTS}
+    components = cgroups.components
+    use0 = {c: cgroups.usage_ns(c) for c in components}
     machine0 = machine_busy_ticks()
     window = args.minutes * 60
     next_event, next_poll = t0, t0
@@ -502,7 +511,7 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
             next_poll = now + 2
         time.sleep(max(0.0, min(next_event, next_poll, t0 + window) - time.time()) if feed else 1)
     t1 = time.time()
-    use1 = {c: cgroups.usage_ns(c) for c in COMPONENTS}
+    use1 = {c: cgroups.usage_ns(c) for c in components}
     machine1 = machine_busy_ticks()
     observer_cpu = observer.cpu_seconds() - observer_cpu0
     sampler_kinds = sampler.cpu_by_kind()
@@ -518,7 +527,7 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
     runs = runs_by_job(t0)
 
     elapsed = t1 - t0
-    cpu = {c: (use1[c] - use0[c]) / 1e9 for c in COMPONENTS}
+    cpu = {c: (use1[c] - use0[c]) / 1e9 for c in components}
     total = sum(cpu.values())
     busy = (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]) * os.cpu_count() * 100
     target = 3 if feed is None else 10
@@ -527,7 +536,7 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
     )
     print(f"  {'stack total':<44} {total:8.1f} s   {total / elapsed * 100:6.1f} % of one core", end="")
     print("   ok" if total / elapsed * 100 <= target else f"   OVER {target} %")
-    for c in COMPONENTS:
+    for c in components:
         print(f"  {c:<44} {cpu[c]:8.1f} s   {cpu[c] / elapsed * 100:6.1f} %")
     print(f"  {'  of which this benchmark’s polling backend':<44} {observer_cpu:8.1f} s   (in postgres)")
     print(f"  whole machine, for context (includes other programs): {busy:.0f} % of one core")
@@ -535,6 +544,7 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
     for kind, seconds in sorted(sampler_kinds.items(), key=lambda kv: -kv[1]):
         if seconds >= 0.05 or started[kind]:
             print(f"  {kind:<44} {seconds:8.1f} s   processes started: {started[kind]}")
+    print(f"  {'exited between two samples (any kind)':<44} {total - sum(sampler_kinds.values()):8.1f} s")
     per_min = sum(started.values()) / (elapsed / 60)
     print(f"  processes started (seen): {sum(started.values())} ({per_min:.1f} per minute)")
     print(f"Dagster runs in the window: {sum(runs.values())} {dict(runs)}")
