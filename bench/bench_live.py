@@ -115,11 +115,16 @@ def machine_busy_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def kind_of(cmdline: str) -> str:
-    if "postgres" in cmdline or "postmaster" in cmdline:
-        return "postgres"
+def kind_of(component: str, cmdline: str) -> str:
+    """What a process is, from its component (cgroup) and command line."""
+    if component == "postgres":
+        # backends are titled "postgres: user db host state", background workers "postgres: name"
+        return "postgres: client backends" if "127.0.0.1" in cmdline else "postgres: server"
     for marker, kind in (
-        ("from multiprocessing", "step process (multiprocess executor)"),
+        # the code server starts each run worker, and the multiprocess executor each step, as a
+        # multiprocessing "spawn" child
+        ("multiprocessing.spawn", "run worker / step process (multiprocessing spawn)"),
+        ("multiprocessing.resource_tracker", "multiprocessing resource tracker"),
         ("tail -F", "compute-log tail"),
         ("execute_run", "run worker"),
         ("resume_run", "run worker"),
@@ -128,10 +133,13 @@ def kind_of(cmdline: str) -> str:
         ("code-server", "code server"),
         ("dagster-daemon", "daemon"),
         ("dagster-webserver", "webserver"),
+        ("watch_orphans", "orphan watcher (Dagster's)"),
     ):
         if marker in cmdline:
-            return kind
-    return "other: " + " ".join(Path(word).name for word in cmdline.split()[:6])
+            return f"{component}: {kind}"
+    if not cmdline.strip():
+        return f"{component}: exited before its command line was read"
+    return f"{component}: " + " ".join(Path(word).name for word in cmdline.split()[:4])
 
 
 def proc_cpu_ticks(pid: int) -> int | None:
@@ -158,10 +166,12 @@ class Sampler:
     peak_pss: int = 0
 
     def _scan(self) -> list[int]:
-        pids = []
+        pids, component = [], {}
         for name in self.cgroups.components:
             with suppress(OSError):
-                pids += self.cgroups.pids(name)
+                for pid in self.cgroups.pids(name):
+                    pids.append(pid)
+                    component[pid] = name
         for pid in pids:
             ticks = proc_cpu_ticks(pid)
             if ticks is None:
@@ -171,7 +181,7 @@ class Sampler:
                     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
                 except OSError:
                     continue
-                self.kinds[pid] = kind_of(cmd)
+                self.kinds[pid] = kind_of(component[pid], cmd)
                 self.first_ticks[pid] = ticks if not self.counting else 0
                 if self.counting:
                     self.started[self.kinds[pid]] += 1
@@ -235,6 +245,7 @@ def stack(home: Path, cgroups: Cgroups, demo: bool):
             "PWR_HOME": str(home),
             "PWR_DB_PORT": os.environ.get("PWR_TEST_DB_PORT", str(free_port())),
             "PWR_DAGSTER_PORT": str(free_port()),
+            "PWR_CODE_SERVER_PORT": os.environ.get("PWR_TEST_CODE_SERVER_PORT", str(free_port())),
         }
     )
     os.environ.pop("PWR_DATABASE_URL", None)
