@@ -154,7 +154,7 @@ def main() -> None:
     first_day, last_day = date(2024, 1, 1), date(2024, 1, 1) + timedelta(days=days - 1)
 
     server = _server_url()
-    name = "pwr_bench_agg"
+    name = os.environ.get("PWR_BENCH_AGG_DATABASE", "pwr_bench_agg")  # two checkouts at once: two names
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
