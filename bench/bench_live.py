@@ -533,6 +533,12 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
         while any(lv.in_daily is None for lv in feed.leaves) and time.time() < deadline:
             observer.poll(feed.leaves)
             time.sleep(2)
+        # then until a member_trend rebuild started after the last leave reached the daily table
+        newest = max((lv.in_daily for lv in feed.leaves if lv.in_daily), default=None)
+        while newest and time.time() < deadline:
+            if first_after(materializations("member_trend", t0), newest):
+                break
+            time.sleep(10)
     sampler.stop.set()
     thread.join()
     runs = runs_by_job(t0)
