@@ -12,10 +12,6 @@
 -- Sessions never last longer than PWR_MAX_SESSION_HOURS (%(cap_hours)s), so those touching the
 -- window start in [window start - cap, window end): the index on session_start_ts finds them.
 
--- A backfill window groups millions of (day, member) pieces: enough memory for this transaction's
--- sort and aggregate to stay in memory instead of spilling to disk (reset when it ends).
-SELECT set_config('work_mem', '64MB', true);
-
 DELETE FROM pwr_agg.member_voice_daily
 WHERE activity_date >= %(start_date)s::date
   AND activity_date < %(end_date)s::date;
@@ -50,9 +46,7 @@ SELECT activity_date,
        coalesce(sum(round(extract(epoch FROM piece_end - piece_start))), 0)::bigint               AS total_voice_seconds
 FROM pieces
 WHERE piece_end > piece_start OR activity_date = start_day
-GROUP BY activity_date, member_id
--- in primary-key order: the key's index grows at its end instead of at random pages
-ORDER BY activity_date, member_id;
+GROUP BY activity_date, member_id;
 
 SELECT count(*) AS rows_written,
        coalesce(sum(total_voice_seconds), 0)::bigint AS voice_seconds,
