@@ -1,4 +1,4 @@
-"""Run every benchmark module (or those named): ``python -m bench [name ...]``.
+"""Run every benchmark module (or those named): ``python -m bench [name ...] [options]``.
 
 Each ``bench/bench_<name>.py`` has a ``main() -> None`` that sets up its own data on the
 warehouse server (``PWR_BENCH_DATABASE_URL`` or the embedded one), measures, and prints figures:
@@ -15,6 +15,9 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    # options after the names go to the (one) benchmark named: python -m bench live --minutes 10
+    options = [a for i, a in enumerate(argv) if any(b.startswith("-") for b in argv[: i + 1])]
+    argv = argv[: len(argv) - len(options)]
     names = sorted(
         m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")
     )
@@ -26,7 +29,8 @@ def main(argv: list[str]) -> int:
     for name in wanted:
         print(f"=== {name}", flush=True)
         started = time.perf_counter()
-        importlib.import_module(f"bench.{name}").main()
+        module = importlib.import_module(f"bench.{name}")
+        module.main(options) if options else module.main()
         print(f"=== {name} done in {time.perf_counter() - started:.1f}s\n", flush=True)
     return 0
 

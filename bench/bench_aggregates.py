@@ -49,6 +49,21 @@ DASHBOARD_QUERIES = {
 }
 
 
+def bare_insert(conn: psycopg.Connection, sql_name: str, table: str, params: dict) -> None:
+    """The asset's own INSERT … SELECT alone, into an unlogged copy of its table without indexes:
+    no DELETE of the window, no summary query, no Dagster — the bare SQL the asset's run is
+    compared with."""
+    from pwr_platform.warehouse.sqlfile import read_sql
+
+    statement = next(st for st in read_sql(sql_name).split(";\n") if "INSERT INTO" in st)
+    statement = statement[statement.index("INSERT INTO") :]
+    target = f"pwr_agg.{sql_name}"
+    bench_table = f"bench_baseline_{table}"
+    conn.execute(f"CREATE UNLOGGED TABLE {bench_table} (LIKE {target})")
+    with psycopg.ClientCursor(conn) as cur:
+        cur.execute(statement.replace(target, bench_table, 1), params)
+
+
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -139,7 +154,7 @@ def main() -> None:
     first_day, last_day = date(2024, 1, 1), date(2024, 1, 1) + timedelta(days=days - 1)
 
     server = _server_url()
-    name = "pwr_bench_agg"
+    name = os.environ.get("PWR_BENCH_AGG_DATABASE", "pwr_bench_agg")  # two checkouts at once: two names
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -227,22 +242,49 @@ def main() -> None:
                     last_day - timedelta(days=last_day.weekday())
                 ).isoformat(),
             }
-            _timed(
-                "member_engagement_weekly: all weeks",
+            week_params = sql_params(
+                date.fromisoformat(weeks["dagster/asset_partition_range_start"]),
+                date.fromisoformat(weeks["dagster/asset_partition_range_end"]) + timedelta(days=7),
+            )
+            wbase_s, _ = _timed(
+                "baseline: member_engagement_weekly's INSERT alone",
+                bare_insert,
+                conn,
+                "member_engagement_weekly",
+                "weekly",
+                week_params,
+            )
+            week_s, _ = _timed(
+                "member_engagement_weekly: all weeks, one Dagster run",
                 run,
                 member_engagement_weekly.member_engagement_weekly,
                 tags=weeks,
             )
+            print(f"  ratio asset / baseline: {week_s / wbase_s:.2f}")
             months = {
                 "dagster/asset_partition_range_start": first_day.replace(day=1).isoformat(),
                 "dagster/asset_partition_range_end": last_day.replace(day=1).isoformat(),
             }
-            _timed(
-                "member_monthly_status: all months",
+            last_month = date.fromisoformat(months["dagster/asset_partition_range_end"])
+            month_params = sql_params(
+                date.fromisoformat(months["dagster/asset_partition_range_start"]),
+                (last_month.replace(day=28) + timedelta(days=4)).replace(day=1),
+            )
+            mbase_s, _ = _timed(
+                "baseline: member_monthly_status's INSERT alone",
+                bare_insert,
+                conn,
+                "member_monthly_status",
+                "monthly",
+                month_params,
+            )
+            month_s, _ = _timed(
+                "member_monthly_status: all months, one Dagster run",
                 run,
                 member_monthly_status.member_monthly_status,
                 tags=months,
             )
+            print(f"  ratio asset / baseline: {month_s / mbase_s:.2f}")
             for asset_def in (
                 dashboard_tables.cohort_retention,
                 dashboard_tables.member_trend,

@@ -7,7 +7,12 @@ file. Cross-cutting policy (resources, automation) is applied here once, not on 
 
 from __future__ import annotations
 
-from dagster import Definitions, load_asset_checks_from_package_module, load_assets_from_package_module
+from dagster import (
+    Definitions,
+    in_process_executor,
+    load_asset_checks_from_package_module,
+    load_assets_from_package_module,
+)
 
 from pwr_platform.defs import agg, core, digest, raw
 from pwr_platform.defs.resources import WarehouseResource
@@ -27,6 +32,10 @@ def build_definitions(warehouse: WarehouseResource | None = None) -> Definitions
         schedules=[*SCHEDULES, *digest.SCHEDULES],
         jobs=[*JOBS, *digest.JOBS],
         resources={"warehouse": warehouse or WarehouseResource()},
+        # Every job here is a few SQL statements in PostgreSQL: running their steps inside the run
+        # worker instead of one new Python process per step (the multiprocess default, each
+        # importing Dagster and this code location) is most of a run's CPU (issue 16).
+        executor=in_process_executor,
     )
 
 

@@ -64,6 +64,11 @@ class PwrSettings(BaseSettings):
     guild_id: int | None = Field(default=None, description="The Discord guild the collector watches.")
     discord_token: SecretStr | None = Field(default=None, description="Collector bot token (secret).")
     dagster_port: int = Field(default=3000, description="Dagster webserver port (127.0.0.1).")
+    code_server_port: int = Field(
+        default=4000,
+        description="Dagster code server port (gRPC, 127.0.0.1): the one process that loads the code "
+        "location for the webserver and the daemon and launches their runs.",
+    )
     superset_port: int = Field(default=8088, description="Superset port (gunicorn on 127.0.0.1).")
     superset_workers: int = Field(default=2, ge=1, description="Superset gunicorn worker processes.")
     superset_admin_user: str = Field(default="pwr_admin", description="Superset admin login name.")

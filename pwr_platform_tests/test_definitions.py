@@ -20,6 +20,15 @@ def test_definitions_load_without_error() -> None:
     assert "warehouse" in repo.get_top_level_resources()
 
 
+def test_every_job_runs_its_steps_in_the_run_worker() -> None:
+    """Issue 16: the jobs are a few SQL statements each; a process per step (the multiprocess
+    default) was most of a live run's CPU."""
+    repo = defs.get_repository_def()
+    jobs = [job for job in repo.get_all_jobs() if not job.name.startswith("__")]
+    assert jobs
+    assert {job.name: job.executor_def.name for job in jobs} == {job.name: "in_process" for job in jobs}
+
+
 def test_definitions_accept_a_test_warehouse() -> None:
     from pwr_platform.defs.resources import WarehouseResource
 

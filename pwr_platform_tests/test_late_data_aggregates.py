@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
+import pytest
 from dagster import DagsterInstance
 
 from pwr_platform.defs.agg.automation import month_start, week_start
-from pwr_platform.defs.agg.late_data import contiguous, late_data_aggregates_sensor
+from pwr_platform.defs.agg.late_data import LIVE_INTERVAL_SECONDS, contiguous, late_data_aggregates_sensor
 from pwr_platform.warehouse.sqlfile import sql_statements
-from pwr_platform_tests.pipeline_driver import definitions, drain
+from pwr_platform_tests.pipeline_driver import definitions, describe, drain, execute, tick
 from pwr_platform_tests.voice_data import Voice, insert_voice, refresh
 
 CHANNEL = 10
@@ -114,3 +115,82 @@ def test_a_mark_made_again_while_an_aggregate_runs_is_not_consumed(warehouse_con
         "SELECT count(*) FROM pwr_core.stale_aggregate_days WHERE aggregate = 'member_voice_daily' AND local_day = %s",
         (day,),
     ).fetchone() == (1,)
+
+
+def daily_matches_sessions(conn, day: date) -> list[tuple]:
+    """The day's rows as member_voice_daily.sql's rule gives them, straight from the sessions (UTC
+    here): completed sessions started that day, and the seconds of completed sessions inside it."""
+    return conn.execute(
+        """
+        SELECT m.discord_user_id, sum(round(extract(epoch FROM
+                   least(s.session_end_ts, (%(d)s::date + 1)::timestamp AT TIME ZONE 'UTC')
+                   - greatest(s.session_start_ts, %(d)s::date::timestamp AT TIME ZONE 'UTC'))))::bigint
+        FROM pwr_core.voice_sessions s JOIN pwr_core.members m USING (member_id)
+        WHERE s.is_completed AND s.session_start_ts < (%(d)s::date + 1)::timestamp AT TIME ZONE 'UTC'
+          AND s.session_end_ts > %(d)s::date::timestamp AT TIME ZONE 'UTC'
+        GROUP BY 1 ORDER BY 1
+        """,
+        {"d": day},
+    ).fetchall()
+
+
+def test_today_is_requested_live_at_most_every_interval_and_a_late_day_still_lands(
+    warehouse_conn, warehouse_url
+) -> None:
+    """Issue 16: a session that finished minutes ago reaches today's daily partition through the
+    sensor (not the next hourly tick), at most once per LIVE_INTERVAL_SECONDS; a late event for a
+    past day, sessionized in the same refresh, still lands in its own day (and its week after)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.date()
+    late = today - timedelta(days=10)
+    insert_voice(
+        warehouse_conn,
+        [
+            Voice(1, "join", now - timedelta(minutes=4), CHANNEL),
+            Voice(1, "leave", now - timedelta(minutes=2), CHANNEL),
+            Voice(2, "join", evening(late), CHANNEL),
+            Voice(2, "leave", evening(late, 30), CHANNEL),
+        ],
+    )
+    refresh(warehouse_url)
+    days = sorted({(now - timedelta(minutes=4)).date(), today, late})  # across midnight: yesterday too
+    defs = definitions(warehouse_url)
+    with DagsterInstance.ephemeral() as instance:
+        first = tick(late_data_aggregates_sensor, instance, warehouse_url)
+        requested = [describe(r) for r in first.run_requests if r.job_name == "daily_aggregates_job"]
+        assert ("daily_aggregates_job", today.isoformat()) in requested or any(
+            p.endswith(f"..{today.isoformat()}") for _, p in requested
+        ), requested
+        assert any(late.isoformat() in p for _, p in requested), requested
+        assert float(first.cursor) == pytest.approx(datetime.now(UTC).timestamp(), abs=60)
+        for request in first.run_requests:
+            assert execute(defs, instance, request).success, describe(request)
+        # the week of the late day follows once its day is rebuilt
+        drain(late_data_aggregates_sensor, defs, instance, warehouse_url)
+        for day in days:
+            assert daily_rows(warehouse_conn, day) == daily_matches_sessions(warehouse_conn, day), day
+        assert daily_rows(warehouse_conn, late) == [(2, 1800)]
+        pending = "SELECT count(*) FROM pwr_core.stale_aggregate_days WHERE aggregate = 'member_voice_daily'"
+        assert warehouse_conn.execute(pending).fetchone() == (0,)
+
+        # another session ends today: within the interval the sensor leaves it (the mark stays),
+        # once the interval has passed it requests today again
+        insert_voice(
+            warehouse_conn,
+            [
+                Voice(3, "join", now - timedelta(minutes=1), CHANNEL),
+                Voice(3, "leave", now - timedelta(seconds=30), CHANNEL),
+            ],
+        )
+        refresh(warehouse_url)
+        soon = tick(late_data_aggregates_sensor, instance, warehouse_url, cursor=first.cursor)
+        assert [describe(r) for r in soon.run_requests] == []
+        assert soon.cursor == first.cursor
+        assert warehouse_conn.execute(pending).fetchone()[0] >= 1
+        earlier = str(float(first.cursor) - LIVE_INTERVAL_SECONDS)
+        later = tick(late_data_aggregates_sensor, instance, warehouse_url, cursor=earlier)
+        assert ("daily_aggregates_job", today.isoformat()) in [describe(r) for r in later.run_requests]
+        for request in later.run_requests:
+            assert execute(defs, instance, request).success, describe(request)
+    assert daily_rows(warehouse_conn, today) == daily_matches_sessions(warehouse_conn, today)
+    assert 3 in [user for user, _ in daily_rows(warehouse_conn, today)]

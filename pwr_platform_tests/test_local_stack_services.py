@@ -216,6 +216,7 @@ def test_status_shows_real_dagster_running_then_stopped_and_up_starts_past_stale
         PWR_DAGSTER_DATABASE_URL=empty_database_url,
         PWR_DAGSTER_PORT=str(port),
         PWR_SUPERSET_PORT=str(_free_port()),
+        PWR_CODE_SERVER_PORT=str(_free_port()),
     )
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -246,15 +247,19 @@ def test_status_shows_real_dagster_running_then_stopped_and_up_starts_past_stale
             f"pid {daemon.pid}" in lines["dagster-daemon"]
             and "daemon types healthy" in lines["dagster-daemon"]
         )
+        code_server = running_process(settings, "dagster-code-server")
+        assert code_server and f"pid {code_server.pid}" in lines["dagster-code-server"]
+        assert "answers a gRPC ping" in lines["dagster-code-server"]
         assert lines["superset"].split()[1] == "stopped"
         assert lines["postgresql"].split()[1] == "external" and "accepts connections" in lines["postgresql"]
     finally:
         down = run_pwr(env, "down", timeout=600)
     assert down.returncode == 0, down.stdout + down.stderr
     assert "stopped dagster-daemon" in down.stdout and "stopped dagster-webserver" in down.stdout
+    assert "stopped dagster-code-server" in down.stdout
     assert stranger.poll() is None
     after = run_pwr(env, "status", timeout=600)
     lines = _status_lines(after.stdout)
     assert after.returncode == 1
-    for name in ("dagster-webserver", "dagster-daemon", "superset"):
+    for name in ("dagster-code-server", "dagster-webserver", "dagster-daemon", "superset"):
         assert lines[name].split()[1] == "stopped", after.stdout

@@ -102,7 +102,7 @@ def _time_keys(
 
 
 def _chunks(keys: Sequence[str], size: int | None) -> Iterator[Sequence[str]]:
-    size = size or len(keys)
+    size = size or len(keys) or 1  # no keys (an empty warehouse): no chunks, not a zero step
     for i in range(0, len(keys), size):
         yield keys[i : i + size]
 

@@ -30,7 +30,7 @@ def env_cmd() -> None:
 )
 @click.pass_context
 def up(ctx: click.Context, demo: bool) -> None:
-    """Start PostgreSQL, migrate, start Dagster webserver + daemon and Superset; print the URLs."""
+    """Start PostgreSQL, migrate, start Dagster (code server, webserver, daemon) and Superset; print the URLs."""
     from pwr_platform.cli.superset import print_login, start_and_import
     from pwr_platform.runtime.services import start_dagster
     from pwr_platform.warehouse import migrate
@@ -45,7 +45,7 @@ def up(ctx: click.Context, demo: bool) -> None:
         ctx.invoke(_ingest.simulate, if_empty=True)
     click.echo("Materializing the asset graph …")
     ctx.invoke(materialize_cmd)
-    click.echo("Starting Dagster webserver and daemon (schedules and sensors on) …")
+    click.echo("Starting the Dagster code server, webserver and daemon (schedules and sensors on) …")
     dagster_url = start_dagster(settings)
     superset_secrets = start_and_import(settings)
     click.echo("")

@@ -17,8 +17,11 @@ from pwr_platform.settings import PwrSettings, get_settings
 from pwr_platform.warehouse.connection import dagster_storage_url, warehouse_url
 
 STORAGE_URL_ENV = "PWR_DAGSTER_STORAGE_URL"
+# Loads the code location in-process (dagster dev, the CLI, tests); the stack's services use the
+# gRPC workspace of write_workspace instead.
 WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 MAX_CONCURRENT_RUNS = 4
+LOCATION_NAME = "pwr_platform"
 
 
 def instance_config() -> dict:
@@ -51,6 +54,22 @@ def write_instance(settings: PwrSettings | None = None) -> Path:
     if not target.exists() or target.read_text() != text:
         target.write_text(text)
     return home
+
+
+def write_workspace(settings: PwrSettings | None = None) -> Path:
+    """``DAGSTER_HOME/workspace.yaml`` of the local stack (idempotent): the webserver and the daemon
+    reach the code location through the long-lived code server (``dagster-code-server`` in
+    services.py) over gRPC, as the compose deployment does, instead of each importing it in a
+    code-server process of its own (issue 16: one import of the code location, not one per
+    consumer, and one process that launches every run)."""
+    settings = settings or get_settings()
+    target = write_instance(settings) / "workspace.yaml"
+    entry = {"host": "127.0.0.1", "port": settings.code_server_port, "location_name": LOCATION_NAME}
+    text = "# Written by `pwr` (pwr_platform/runtime/dagster_instance.py); edits are overwritten.\n"
+    text += yaml.safe_dump({"load_from": [{"grpc_server": entry}]}, sort_keys=False)
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+    return target
 
 
 def dagster_env(settings: PwrSettings | None = None, *, start: bool = False) -> dict[str, str]:

@@ -1,8 +1,11 @@
 """Start, stop and inspect the long-running local processes behind ``make up`` / ``make down``.
 
 Each service is a detached process group with a pid file in ``PWR_HOME/run`` and a log in
-``PWR_HOME/logs``. Dagster runs as ``dagster-webserver`` + ``dagster-daemon`` (not
-``dagster dev``, which ignores SIGINT/SIGTERM when started from a script).
+``PWR_HOME/logs``. Dagster runs as ``dagster code-server`` + ``dagster-webserver`` +
+``dagster-daemon`` (not ``dagster dev``, which ignores SIGINT/SIGTERM when started from a
+script): the code server loads the code location once and serves it over gRPC to the other two,
+which would otherwise each start and keep a code-server process of their own; runs are launched
+by it (issue 16).
 
 A pid file is trusted only while ``/proc`` still shows the very process it recorded
 (:mod:`pwr_platform.runtime.pid_files`): a stale one (a reboot, a crash, a reused pid) is removed, its
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pwr_platform.paths import REPO_ROOT
-from pwr_platform.runtime.dagster_instance import WORKSPACE_FILE, dagster_env
+from pwr_platform.runtime.dagster_instance import LOCATION_NAME, dagster_env, write_workspace
 from pwr_platform.runtime.pid_files import (
     ProcessIdentity,
     check_pid_file,
@@ -42,6 +45,7 @@ class Service:
     name: str
     argv: list[str]
     health_url: str | None = None
+    ready: Callable[[], bool] | None = None  # health without an HTTP URL (the gRPC code server)
 
 
 class ServiceStopError(RuntimeError):
@@ -52,15 +56,35 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+CODE_SERVER = "dagster-code-server"
+
+
+def grpc_ok(port: int, timeout: float = 60) -> bool:
+    """The code server answers a gRPC ping (Dagster's own health check, as in docker/bin)."""
+    try:
+        check = [_bin("dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)]
+        return subprocess.run(check, capture_output=True, timeout=timeout).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def dagster_services(settings: PwrSettings) -> list[Service]:
-    port = settings.dagster_port
+    """Code server first (the others load the code from it), then webserver and daemon."""
+    port, grpc_port = settings.dagster_port, settings.code_server_port
+    workspace = str(settings.dagster_home / "workspace.yaml")
     return [
         Service(
+            CODE_SERVER,
+            [_bin("dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(grpc_port)]
+            + ["-m", "pwr_platform.definitions", "--location-name", LOCATION_NAME],
+            ready=lambda: grpc_ok(grpc_port),
+        ),
+        Service(
             "dagster-webserver",
-            [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE_FILE)],
+            [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
             health_url=f"http://127.0.0.1:{port}/server_info",
         ),
-        Service("dagster-daemon", [_bin("dagster-daemon"), "run", "-w", str(WORKSPACE_FILE)]),
+        Service("dagster-daemon", [_bin("dagster-daemon"), "run", "-w", workspace]),
     ]
 
 
@@ -91,13 +115,17 @@ def http_ok(url: str, timeout: float = 2) -> bool:
 
 
 def wait_http(url: str, timeout: float, proc_name: str, log: Path) -> None:
+    wait_ready(lambda: http_ok(url), timeout, proc_name, log, url)
+
+
+def wait_ready(ready: Callable[[], bool], timeout: float, proc_name: str, log: Path, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if http_ok(url):
+        if ready():
             return
         time.sleep(0.5)
     tail = log.read_text()[-2000:] if log.exists() else ""
-    raise RuntimeError(f"{proc_name} did not answer {url} within {timeout:.0f}s; end of {log}:\n{tail}")
+    raise RuntimeError(f"{proc_name} did not answer {what} within {timeout:.0f}s; end of {log}:\n{tail}")
 
 
 def start_service(
@@ -125,6 +153,9 @@ def start_service(
         pid = proc.pid
     if service.health_url:
         wait_http(service.health_url, timeout, service.name, log_file(settings, service.name))
+    if service.ready:
+        what = "a gRPC ping"
+        wait_ready(service.ready, timeout, service.name, log_file(settings, service.name), what)
     return pid
 
 
@@ -190,13 +221,14 @@ def stop_all(steps: list[tuple[str, Callable[[], bool]]]) -> StopReport:
 def start_dagster(settings: PwrSettings | None = None) -> str:
     settings = settings or get_settings()
     env = dagster_env(settings, start=True)
+    write_workspace(settings)
     for service in dagster_services(settings):
         start_service(settings, service, env)
     return f"http://127.0.0.1:{settings.dagster_port}"
 
 
 def dagster_stop_steps(settings: PwrSettings, echo: Echo = print) -> list[tuple[str, Callable[[], bool]]]:
-    """Daemon first (it launches runs), then the webserver."""
+    """Daemon first (it launches runs), then the webserver, then the code server they load from."""
     return [
         (s.name, lambda name=s.name: stop_service(settings, name, echo=echo))
         for s in reversed(dagster_services(settings))

@@ -2,7 +2,7 @@
 
 The answer comes from the services themselves, not from the pid files alone: a pid file is
 trusted only while /proc shows the process it recorded (:mod:`pwr_platform.runtime.pid_files`), the
-webserver and Superset must answer their health URL, PostgreSQL must accept a connection, and
+code server must answer a gRPC ping, the webserver and Superset must answer their health URL, PostgreSQL must accept a connection, and
 the daemon's health is Dagster's own verdict on the heartbeats in the instance's storage.
 """
 
@@ -19,7 +19,14 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from pwr_platform.runtime.dagster_instance import dagster_env
-from pwr_platform.runtime.services import Echo, dagster_services, http_ok, log_file, running_process
+from pwr_platform.runtime.services import (
+    Echo,
+    Service,
+    dagster_services,
+    http_ok,
+    log_file,
+    running_process,
+)
 from pwr_platform.runtime.superset_service import SERVICE_NAME as SUPERSET_SERVICE
 from pwr_platform.runtime.superset_service import superset_health_url
 from pwr_platform.settings import PwrSettings
@@ -135,10 +142,22 @@ def daemon_status(settings: PwrSettings, name: str, echo: Echo) -> ServiceStatus
     )
 
 
+def code_server_status(settings: PwrSettings, service: Service, echo: Echo) -> ServiceStatus:
+    process = running_process(settings, service.name, echo)
+    log = log_file(settings, service.name)
+    port = settings.code_server_port
+    if process is None:
+        return ServiceStatus(service.name, "stopped", False, None, port, "-", log)
+    if service.ready and service.ready():
+        return ServiceStatus(service.name, "running", True, process.pid, port, "answers a gRPC ping", log)
+    return ServiceStatus(service.name, "unhealthy", False, process.pid, port, "no answer to a gRPC ping", log)
+
+
 def stack_status(settings: PwrSettings, echo: Echo = print) -> list[ServiceStatus]:
-    webserver, daemon = dagster_services(settings)
+    code_server, webserver, daemon = dagster_services(settings)
     return [
         postgres_status(settings),
+        code_server_status(settings, code_server, echo),
         http_service_status(settings, webserver.name, settings.dagster_port, webserver.health_url, echo),
         daemon_status(settings, daemon.name, echo),
         http_service_status(
