@@ -8,10 +8,12 @@ import sys
 
 from dagster import DagsterInstance, Definitions
 
-from pwr_platform.definitions import build_definitions, defs
+from pwr_platform.definitions import build_definitions
 from pwr_platform.runtime.dagster_instance import REPO_ROOT, STORAGE_URL_ENV, instance_config
 from pwr_platform.warehouse.connection import sqlalchemy_url, with_database
 from pwr_platform_tests.conftest import create_database, drop_database
+
+defs = build_definitions()
 
 
 def test_definitions_load_without_error() -> None:

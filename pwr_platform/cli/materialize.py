@@ -238,11 +238,11 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
     if from_day and to_day and to_day < from_day:
         raise click.BadParameter("--to is before --from")
     apply_env(settings, start=True)
-    from pwr_platform.definitions import defs
+    from pwr_platform.definitions import build_definitions
     from pwr_platform.warehouse.connection import warehouse_url
 
     window = resolve_window(warehouse_url(settings), settings.tz, _day(from_day), _day(to_day))
     with DagsterInstance.get() as instance:
-        ok = materialize_graph(defs, instance, window)
+        ok = materialize_graph(build_definitions(), instance, window)
     if not ok:
         sys.exit(1)

@@ -1,4 +1,4 @@
-"""Sensors of the code location (collected into Definitions by definitions.py)."""
+"""The core refresh and attendance sensors (discovered with everything else under ``defs/``)."""
 
 from dagster import (
     DagsterRunStatus,
@@ -11,9 +11,6 @@ from dagster import (
     sensor,
 )
 
-from pwr_platform.defs.agg.automation import AGG_SENSORS
-from pwr_platform.defs.agg.late_data import late_data_aggregates_sensor
-from pwr_platform.defs.core.collector_health import collector_health_sensor
 from pwr_platform.defs.keys import EVENT_ATTENDANCE
 from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, event_partitions
 from pwr_platform.defs.resources import WarehouseResource
@@ -196,12 +193,3 @@ def event_attendance_sensor(context: SensorEvaluationContext, warehouse: Warehou
         else [],
         cursor=encode_cursor(cluster, snapshot),
     )
-
-
-SENSORS: list = [
-    core_refresh_sensor,
-    event_attendance_sensor,
-    collector_health_sensor,
-    late_data_aggregates_sensor,
-    *AGG_SENSORS,
-]

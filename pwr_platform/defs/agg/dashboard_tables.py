@@ -10,8 +10,6 @@ from collections.abc import Sequence
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
-from pwr_platform.defs.agg.conditions import AFTER_INPUTS
-from pwr_platform.defs.agg.freshness import NIGHTLY
 from pwr_platform.defs.agg.keys import (
     COHORT_RETENTION,
     EVENT_ATTENDANCE,
@@ -40,11 +38,7 @@ def dashboard_table(
     @asset(
         key=key,
         name=None,
-        group_name="pwr_agg",
         deps=list(deps),
-        automation_condition=AFTER_INPUTS,
-        freshness_policy=NIGHTLY,
-        kinds={"postgres", "sql"},
         description=f"{description} SQL: sql/{name}.sql.",
         metadata=table_metadata(f"pwr_agg.{name}", columns),
     )

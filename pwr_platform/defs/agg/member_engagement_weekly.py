@@ -2,7 +2,6 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.freshness import NIGHTLY
 from pwr_platform.defs.agg.keys import (
     ALL_EVENT_ATTENDANCE,
     EVENTS,
@@ -17,12 +16,9 @@ from pwr_platform.defs.resources import WarehouseResource
 
 @asset(
     key=MEMBER_ENGAGEMENT_WEEKLY,
-    group_name="pwr_agg",
     deps=[MEMBER_VOICE_DAILY, ALL_EVENT_ATTENDANCE, EVENTS],
     partitions_def=WEEKLY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    freshness_policy=NIGHTLY,
-    kinds={"postgres", "sql"},
     description=(
         "Per ISO week (Monday start, PWR_TIMEZONE) and member: voice seconds = sum of the week's "
         "daily rows; events attended and distinct event types of completed events whose window "

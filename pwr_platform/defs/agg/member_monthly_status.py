@@ -2,7 +2,6 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.freshness import NIGHTLY
 from pwr_platform.defs.agg.keys import (
     ALL_EVENT_ATTENDANCE,
     EVENTS,
@@ -18,12 +17,9 @@ from pwr_platform.defs.resources import WarehouseResource
 
 @asset(
     key=MEMBER_MONTHLY_STATUS,
-    group_name="pwr_agg",
     deps=[MEMBERS, VOICE_SESSIONS, ALL_EVENT_ATTENDANCE, EVENTS],
     partitions_def=MONTHLY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    freshness_policy=NIGHTLY,
-    kinds={"postgres", "sql"},
     description=(
         "A row per month (PWR_TIMEZONE) for every member who had joined by its end and had not "
         "left before its start; was_active = a session overlapping the month or an attended "

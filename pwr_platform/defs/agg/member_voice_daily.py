@@ -2,7 +2,6 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.freshness import HOURLY
 from pwr_platform.defs.agg.keys import MEMBER_VOICE_DAILY, VOICE_SESSIONS
 from pwr_platform.defs.agg.metadata import table_metadata
 from pwr_platform.defs.agg.windows import materialize_window
@@ -12,12 +11,9 @@ from pwr_platform.defs.resources import WarehouseResource
 
 @asset(
     key=MEMBER_VOICE_DAILY,
-    group_name="pwr_agg",
     deps=[VOICE_SESSIONS],
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    freshness_policy=HOURLY,
-    kinds={"postgres", "sql"},
     description=(
         "Completed voice sessions started and voice seconds per member per day (PWR_TIMEZONE). "
         "Sessions across midnight are split; each partition (or a backfill range, in one run) is "

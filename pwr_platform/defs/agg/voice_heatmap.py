@@ -7,7 +7,6 @@ refreshed with it; the view ``pwr_agg.voice_heatmap`` folds ~17,500 rows (2 year
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.freshness import HOURLY
 from pwr_platform.defs.agg.keys import VOICE_HEATMAP, VOICE_SESSIONS
 from pwr_platform.defs.agg.metadata import table_metadata
 from pwr_platform.defs.agg.windows import materialize_window
@@ -17,12 +16,9 @@ from pwr_platform.defs.resources import WarehouseResource
 
 @asset(
     key=VOICE_HEATMAP,
-    group_name="pwr_agg",
     deps=[VOICE_SESSIONS],
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    freshness_policy=HOURLY,
-    kinds={"postgres", "sql"},
     description=(
         "Voice hours per ISO weekday (1 = Monday) and hour of day in PWR_TIMEZONE: the view "
         "pwr_agg.voice_heatmap over per-day hourly totals in pwr_agg.voice_heatmap_hourly, "

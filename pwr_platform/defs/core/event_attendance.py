@@ -21,8 +21,6 @@ COLUMNS = [
 
 @asset(
     key=["pwr_core", "event_attendance"],
-    group_name="pwr_core",
-    kinds={"postgres", "sql"},
     deps=[EVENTS, VOICE_SESSIONS],
     partitions_def=event_partitions,
     # A backfill (or `pwr materialize`) of many events is one run with two set-based statements.

@@ -27,8 +27,6 @@ COLUMNS = [
 
 @asset(
     key=["pwr_core", "events"],
-    group_name="pwr_core",
-    kinds={"postgres", "sql"},
     deps=[MEMBERS],
     metadata=table_metadata("pwr_core.events", COLUMNS),
     description=(

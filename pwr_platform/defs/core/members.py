@@ -26,8 +26,6 @@ COLUMNS = [
 
 @asset(
     key=["pwr_core", "members"],
-    group_name="pwr_core",
-    kinds={"postgres", "sql"},
     deps=[VOICE_EVENTS],
     metadata=table_metadata("pwr_core.members", COLUMNS),
     description=(

@@ -30,8 +30,6 @@ class SessionizerConfig(Config):
 
 @asset(
     key=["pwr_core", "voice_sessions"],
-    group_name="pwr_core",
-    kinds={"postgres", "sql"},
     deps=[VOICE_EVENTS, MEMBERS],
     metadata=table_metadata("pwr_core.voice_sessions", COLUMNS),
     description=(
