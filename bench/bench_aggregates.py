@@ -127,8 +127,8 @@ def main() -> None:
     from pwr_platform.defs.agg import dashboard_tables, member_engagement_weekly, member_monthly_status
     from pwr_platform.defs.agg import member_voice_daily as daily_module
     from pwr_platform.defs.agg import voice_heatmap as heatmap_module
-    from pwr_platform.defs.agg.sql_runner import run_script, sql_params
     from pwr_platform.defs.resources import WarehouseResource
+    from pwr_platform.transforms.sql_runner import run_script, sql_params
     from pwr_platform.warehouse import migrate
     from pwr_platform.warehouse.connection import with_database
 

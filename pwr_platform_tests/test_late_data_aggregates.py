@@ -11,7 +11,7 @@ from dagster import DagsterInstance
 
 from pwr_platform.defs.agg.automation import month_start, week_start
 from pwr_platform.defs.agg.late_data import contiguous, late_data_aggregates_sensor
-from pwr_platform.transforms.sqlfile import sql_statements
+from pwr_platform.transforms.sql_runner import sql_statements
 from pwr_platform_tests.pipeline_driver import definitions, drain
 from pwr_platform_tests.voice_data import Voice, insert_voice, refresh
 

@@ -41,7 +41,7 @@ def load_defs_folder() -> dg.Definitions:
     ).build_defs()
 
 
-def _layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+def layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
     from pwr_platform.defs.agg.conditions import AFTER_INPUTS
     from pwr_platform.defs.agg.freshness import HOURLY, NIGHTLY
 
@@ -64,4 +64,4 @@ def apply_policy(defs: dg.Definitions) -> dg.Definitions:
     # silenced here, for this call only.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return defs.map_resolved_asset_specs(func=_layer_policy)
+        return defs.map_resolved_asset_specs(func=layer_policy)

@@ -10,14 +10,14 @@ minute and launches a run only when there is new raw data, and never while one i
 from dagster import AssetSelection, define_asset_job
 
 from pwr_platform.defs.agg.automation import RETRIED
-from pwr_platform.defs.keys import EVENTS, MEMBERS, VOICE_EVENTS, VOICE_SESSIONS
+from pwr_platform.defs.keys import EVENTS, MEMBERS, RAW_RECORDS, VOICE_EVENTS, VOICE_SESSIONS
 
 core_refresh_job = define_asset_job(
     "core_refresh_job",
-    # the raw source is observed in the same run (row count, newest event): it shows in the UI
-    # exactly when the refresh it triggered ran
-    selection=AssetSelection.assets(VOICE_EVENTS, MEMBERS, VOICE_SESSIONS, EVENTS),
-    description="Observe raw voice events; bring members, voice sessions and events up to date (incremental).",
+    # the raw sources are observed in the same run (row counts, newest event): they show in the UI
+    # exactly when the refresh they triggered ran
+    selection=AssetSelection.assets(VOICE_EVENTS, *RAW_RECORDS, MEMBERS, VOICE_SESSIONS, EVENTS),
+    description="Observe the raw tables; bring members, voice sessions and events up to date (incremental).",
     tags=RETRIED,
 )
 

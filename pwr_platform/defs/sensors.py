@@ -16,8 +16,7 @@ from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, event_p
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.run_status import ACTIVE
 from pwr_platform.defs.schedules import core_refresh_job
-from pwr_platform.settings import get_settings
-from pwr_platform.transforms.sqlfile import sql_statements
+from pwr_platform.transforms.sql_runner import sql_params, sql_statements
 from pwr_platform.transforms.watermark import EMPTY_SNAPSHOT, foreign_reason
 
 # More events changed than this in one tick: one catch-up run over all partitions.
@@ -41,7 +40,7 @@ def core_refresh_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
     with warehouse.connect() as conn:
         row = conn.execute(
             sql_statements("core_sensors")["core_inputs_pending"],
-            {"gap_minutes": get_settings().collector_gap_minutes},
+            sql_params(),
         ).fetchone()
     pending = [
         name

@@ -33,7 +33,7 @@ from dagster import (
     schedule,
 )
 
-from pwr_platform.defs.agg.keys import (
+from pwr_platform.defs.keys import (
     DAILY_ASSETS,
     DASHBOARD_TABLES,
     MEMBER_ENGAGEMENT_WEEKLY,

@@ -2,16 +2,16 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.keys import (
+from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.keys import (
     ALL_EVENT_ATTENDANCE,
     EVENTS,
     MEMBER_ENGAGEMENT_WEEKLY,
     MEMBER_VOICE_DAILY,
 )
-from pwr_platform.defs.agg.metadata import table_metadata
-from pwr_platform.defs.agg.windows import materialize_window
 from pwr_platform.defs.partitions import WEEKLY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
 
 
 @asset(
@@ -33,6 +33,7 @@ from pwr_platform.defs.resources import WarehouseResource
             ("events_attended", "integer", "Attended completed events starting in the week."),
             ("distinct_event_types", "integer", "Distinct types among those events."),
         ],
+        sql=["member_engagement_weekly", "stale_aggregate_days"],
     ),
 )
 def member_engagement_weekly(

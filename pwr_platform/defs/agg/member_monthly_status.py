@@ -2,17 +2,17 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.keys import (
+from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.keys import (
     ALL_EVENT_ATTENDANCE,
     EVENTS,
     MEMBER_MONTHLY_STATUS,
     MEMBERS,
     VOICE_SESSIONS,
 )
-from pwr_platform.defs.agg.metadata import table_metadata
-from pwr_platform.defs.agg.windows import materialize_window
 from pwr_platform.defs.partitions import MONTHLY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
 
 
 @asset(
@@ -32,6 +32,7 @@ from pwr_platform.defs.resources import WarehouseResource
             ("member_id", "bigint", "pwr_core.members.member_id."),
             ("was_active", "boolean", "Voice or an attended event in the month."),
         ],
+        sql=["member_monthly_status", "stale_aggregate_days"],
     ),
 )
 def member_monthly_status(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:

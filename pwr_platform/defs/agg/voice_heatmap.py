@@ -7,11 +7,11 @@ refreshed with it; the view ``pwr_agg.voice_heatmap`` folds ~17,500 rows (2 year
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.keys import VOICE_HEATMAP, VOICE_SESSIONS
-from pwr_platform.defs.agg.metadata import table_metadata
 from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.keys import VOICE_HEATMAP, VOICE_SESSIONS
 from pwr_platform.defs.partitions import DAILY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
 
 
 @asset(
@@ -32,6 +32,8 @@ from pwr_platform.defs.resources import WarehouseResource
             ("hour_of_day", "integer", "0 … 23, local time."),
             ("voice_hours", "numeric", "Total voice hours in that hour over all days."),
         ],
+        sql=["voice_heatmap", "stale_aggregate_days"],
+        also_writes=["pwr_agg.voice_heatmap_hourly"],
     ),
 )
 def voice_heatmap(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:

@@ -9,12 +9,11 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from pwr_platform.defs.keys import EVENT_ATTENDANCE, MEMBERS, VOICE_SESSIONS
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.settings import get_settings
-from pwr_platform.transforms.sqlfile import sql_statements
+from pwr_platform.transforms.sql_runner import sql_params, sql_statements
 
 
 def _count(warehouse: WarehouseResource, name: str) -> int:
-    params = {"max_session_hours": get_settings().max_session_hours}
+    params = sql_params()
     with warehouse.connect() as conn:
         conn.execute("SET LOCAL jit = off")
         return conn.execute(sql_statements("core_checks")[name], params).fetchone()[0]

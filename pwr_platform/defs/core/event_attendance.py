@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.keys import EVENTS, VOICE_SESSIONS
+from pwr_platform.defs.keys import EVENT_ATTENDANCE, EVENTS, VOICE_SESSIONS
 from pwr_platform.defs.partitions import event_partitions
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.table_metadata import table_metadata
@@ -20,12 +20,12 @@ COLUMNS = [
 
 
 @asset(
-    key=["pwr_core", "event_attendance"],
+    key=EVENT_ATTENDANCE,
     deps=[EVENTS, VOICE_SESSIONS],
     partitions_def=event_partitions,
     # A backfill (or `pwr materialize`) of many events is one run with two set-based statements.
     backfill_policy=BackfillPolicy.single_run(),
-    metadata=table_metadata("pwr_core.event_attendance", COLUMNS),
+    metadata=table_metadata("pwr_core.event_attendance", COLUMNS, sql=["event_attendance"]),
     description=(
         "Who attended each completed event, when and for how long: sessions in the event's channels "
         "overlapping its window (actual times when both known, else scheduled). One dynamic partition "
