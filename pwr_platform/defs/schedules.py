@@ -9,16 +9,15 @@ minute and launches a run only when there is new raw data, and never while one i
 
 from dagster import AssetSelection, define_asset_job
 
-from pwr_platform.defs.agg.automation import RETRIED
+from pwr_platform.defs.agg.automation import retried_job
 from pwr_platform.defs.keys import EVENTS, MEMBERS, RAW_RECORDS, VOICE_EVENTS, VOICE_SESSIONS
 
-core_refresh_job = define_asset_job(
+# the raw sources are observed in the same run (row counts, newest event): they show in the UI
+# exactly when the refresh they triggered ran
+core_refresh_job = retried_job(
     "core_refresh_job",
-    # the raw sources are observed in the same run (row counts, newest event): they show in the UI
-    # exactly when the refresh they triggered ran
-    selection=AssetSelection.assets(VOICE_EVENTS, *RAW_RECORDS, MEMBERS, VOICE_SESSIONS, EVENTS),
-    description="Observe the raw tables; bring members, voice sessions and events up to date (incremental).",
-    tags=RETRIED,
+    [VOICE_EVENTS, *RAW_RECORDS, MEMBERS, VOICE_SESSIONS, EVENTS],
+    "Observe the raw tables; bring members, voice sessions and events up to date (incremental).",
 )
 
 observe_raw_job = define_asset_job(

@@ -52,23 +52,26 @@ TIMEZONE = get_settings().timezone
 # replaces whole windows in one transaction, so a repeat gives the same tables.
 RETRIED = {"dagster/max_retries": "2"}
 
-daily_aggregates_job = define_asset_job(
+
+def retried_job(name: str, keys, description: str):
+    """An asset job over ``keys`` whose failed runs the daemon retries (see RETRIED)."""
+    return define_asset_job(
+        name, selection=AssetSelection.assets(*keys), description=description, tags=RETRIED
+    )
+
+
+daily_aggregates_job = retried_job(
     "daily_aggregates_job",
-    selection=AssetSelection.assets(*DAILY_ASSETS),
-    description="member_voice_daily and voice_heatmap over a range of days, in one run.",
-    tags=RETRIED,
+    DAILY_ASSETS,
+    "member_voice_daily and voice_heatmap over a range of days, in one run.",
 )
-weekly_engagement_job = define_asset_job(
+weekly_engagement_job = retried_job(
     "weekly_engagement_job",
-    selection=AssetSelection.assets(MEMBER_ENGAGEMENT_WEEKLY),
-    description="member_engagement_weekly over a range of ISO weeks, in one run.",
-    tags=RETRIED,
+    [MEMBER_ENGAGEMENT_WEEKLY],
+    "member_engagement_weekly over a range of ISO weeks, in one run.",
 )
-monthly_status_job = define_asset_job(
-    "monthly_status_job",
-    selection=AssetSelection.assets(MEMBER_MONTHLY_STATUS),
-    description="member_monthly_status over a range of months, in one run.",
-    tags=RETRIED,
+monthly_status_job = retried_job(
+    "monthly_status_job", [MEMBER_MONTHLY_STATUS], "member_monthly_status over a range of months, in one run."
 )
 
 
