@@ -53,7 +53,7 @@ def bare_insert(conn: psycopg.Connection, sql_name: str, table: str, params: dic
     """The asset's own INSERT … SELECT alone, into an unlogged copy of its table without indexes:
     no DELETE of the window, no summary query, no Dagster — the bare SQL the asset's run is
     compared with."""
-    from pwr_platform.warehouse.sqlfile import read_sql
+    from pwr_platform.warehouse.sql_runner import read_sql
 
     statement = next(st for st in read_sql(sql_name).split(";\n") if "INSERT INTO" in st)
     statement = statement[statement.index("INSERT INTO") :]
@@ -142,10 +142,10 @@ def main() -> None:
     from pwr_platform.defs.agg import dashboard_tables, member_engagement_weekly, member_monthly_status
     from pwr_platform.defs.agg import member_voice_daily as daily_module
     from pwr_platform.defs.agg import voice_heatmap as heatmap_module
-    from pwr_platform.defs.agg.sql_runner import run_script, sql_params
     from pwr_platform.defs.resources import WarehouseResource
     from pwr_platform.warehouse import migrate
     from pwr_platform.warehouse.connection import with_database
+    from pwr_platform.warehouse.sql_runner import run_script, sql_params
 
     members = _env_int("PWR_BENCH_MEMBERS", 5000)
     days = _env_int("PWR_BENCH_DAYS", 730)

@@ -20,10 +20,12 @@ from pwr_platform.defs.agg import (
     voice_heatmap,
 )
 from pwr_platform.defs.agg.automation import RANGE_END_TAG, RANGE_START_TAG
+from pwr_platform.defs.policy import layer_policy
 from pwr_platform.defs.resources import WarehouseResource
 
+# with the layer policy the code location applies (group, freshness, automation), as the daemon sees them
 ASSETS = {
-    a.key: a
+    a.key: a.map_asset_specs(layer_policy)
     for a in [
         member_voice_daily.member_voice_daily,
         voice_heatmap.voice_heatmap,

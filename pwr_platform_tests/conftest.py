@@ -24,6 +24,11 @@ from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
 from pwr_platform.warehouse import migrate
 from pwr_platform.warehouse.connection import with_database
 
+# `pwr events import/complete` and `pwr ingest` record their writes in the Dagster instance they
+# find (DAGSTER_HOME, else the one `pwr up` wrote under PWR_HOME): the suite's CLI calls record
+# into a throwaway instance of its own, never into a developer's running stack.
+os.environ["DAGSTER_HOME"] = str(Path(__import__("tempfile").mkdtemp(prefix="pwr-test-dagster-home-")))
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE_FIXTURES = {"pg_server_url", "template_db", "warehouse_url", "warehouse_conn", "empty_database_url"}
 

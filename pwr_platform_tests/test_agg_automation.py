@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, evaluate_automation_conditions, instance_for_test
 
-from pwr_platform.defs.agg.keys import (
+from pwr_platform.defs.keys import (
     COHORT_RETENTION,
     DASHBOARD_TABLES,
     EVENT_SUCCESS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pwr_platform.defs.agg.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_MONTHLY_STATUS, MEMBER_VOICE_DAILY
+from pwr_platform.defs.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_MONTHLY_STATUS, MEMBER_VOICE_DAILY
 from pwr_platform_tests.agg_runner import ASSETS, check_results, checks_of, run_assets
 from pwr_platform_tests.agg_scenario import insert_member, insert_scenario
 

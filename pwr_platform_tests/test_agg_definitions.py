@@ -10,7 +10,9 @@ from dagster import (
     WeeklyPartitionsDefinition,
 )
 
-from pwr_platform.definitions import defs
+from pwr_platform.definitions import build_definitions
+
+defs = build_definitions()
 
 EXPECTED_PARTITIONS = {
     "member_voice_daily": DailyPartitionsDefinition,

@@ -16,10 +16,12 @@ from dagster._core.loader import LoadingContextForTest
 from dagster._core.test_utils import freeze_time
 from dagster._time import get_current_datetime
 
-from pwr_platform.definitions import defs
-from pwr_platform.defs.agg.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_VOICE_DAILY
+from pwr_platform.definitions import build_definitions
+from pwr_platform.defs.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_VOICE_DAILY
 from pwr_platform_tests.agg_runner import run_assets
 from pwr_platform_tests.agg_scenario import insert_scenario
+
+defs = build_definitions()
 
 AGGREGATES = [k for k in defs.resolve_asset_graph().materializable_asset_keys if k.path[0] == "pwr_agg"]
 

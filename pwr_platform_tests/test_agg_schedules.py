@@ -82,7 +82,7 @@ def test_monthly_ticks(when: datetime, expected) -> None:
 
 def test_range_request_runs_the_range_in_one_run(warehouse_url: str, warehouse_conn) -> None:
     """The tick's tags make one run over the whole range (the daily SQL replaces the window)."""
-    from pwr_platform.defs.agg.keys import MEMBER_VOICE_DAILY
+    from pwr_platform.defs.keys import MEMBER_VOICE_DAILY
     from pwr_platform_tests.agg_runner import run_assets
     from pwr_platform_tests.agg_scenario import insert_scenario
 

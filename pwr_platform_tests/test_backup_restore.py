@@ -214,7 +214,7 @@ def test_restore_into_a_fresh_cluster_far_behind_rebuilds_in_full_and_new_rows_r
     from pwr_platform.transforms.members import refresh_members
     from pwr_platform.transforms.sessionizer import refresh_voice_sessions
     from pwr_platform.warehouse import migrate
-    from pwr_platform.warehouse.sqlfile import sql_statements
+    from pwr_platform.warehouse.sql_runner import sql_statements
     from pwr_platform_tests.pipeline_driver import definitions, drain, execute, tick
     from pwr_platform_tests.scratch_cluster import XACTS_PER_SEGMENT, ScratchCluster
     from pwr_platform_tests.test_events import observe

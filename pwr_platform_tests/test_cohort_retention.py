@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pwr_platform.defs.agg.keys import COHORT_RETENTION, MEMBER_MONTHLY_STATUS
+from pwr_platform.defs.keys import COHORT_RETENTION, MEMBER_MONTHLY_STATUS
 from pwr_platform_tests.agg_runner import run_assets
 from pwr_platform_tests.agg_scenario import d, insert_scenario, rows
 

@@ -8,10 +8,12 @@ import sys
 
 from dagster import DagsterInstance, Definitions
 
-from pwr_platform.definitions import build_definitions, defs
+from pwr_platform.definitions import build_definitions
 from pwr_platform.runtime.dagster_instance import REPO_ROOT, STORAGE_URL_ENV, instance_config
 from pwr_platform.warehouse.connection import sqlalchemy_url, with_database
 from pwr_platform_tests.conftest import create_database, drop_database
+
+defs = build_definitions()
 
 
 def test_definitions_load_without_error() -> None:
@@ -81,12 +83,13 @@ SNAPSHOT = REPO_ROOT / "pwr_platform_tests" / "snapshots" / "asset_graph.txt"
 def describe_graph() -> str:
     """Assets with their upstreams and partitioning, checks, jobs, schedules and sensors, as text."""
     graph = defs.resolve_asset_graph()
-    lines = ["# assets: key <- upstream keys [partitions]"]
+    lines = ["# assets: key <- upstream keys [partitions] {kinds}"]
     for key in graph.toposorted_asset_keys:
         node = graph.get(key)
         parents = ", ".join(sorted(p.to_user_string() for p in node.parent_keys)) or "-"
         partitions = type(node.partitions_def).__name__ if node.partitions_def else "unpartitioned"
-        lines.append(f"{key.to_user_string()} <- {parents} [{partitions}]")
+        kinds = ", ".join(sorted(node.kinds)) or "-"
+        lines.append(f"{key.to_user_string()} <- {parents} [{partitions}] {{{kinds}}}")
     lines.append("# asset checks")
     lines += sorted(f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys)
     repo = defs.get_repository_def()

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 
-from pwr_platform.defs.agg.keys import EVENT_RSVP
+from pwr_platform.defs.keys import EVENT_RSVP
 from pwr_platform_tests.agg_runner import run_assets
 from pwr_platform_tests.agg_scenario import GUILD, insert_scenario, rows
 

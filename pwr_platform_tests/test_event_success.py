@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pwr_platform.defs.agg.keys import EVENT_SUCCESS, EVENT_TYPE_SUCCESS
+from pwr_platform.defs.keys import EVENT_SUCCESS, EVENT_TYPE_SUCCESS
 from pwr_platform_tests.agg_runner import run_assets
 from pwr_platform_tests.agg_scenario import insert_scenario, rows
 

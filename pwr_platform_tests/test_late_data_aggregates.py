@@ -12,7 +12,7 @@ from dagster import DagsterInstance
 
 from pwr_platform.defs.agg.automation import month_start, week_start
 from pwr_platform.defs.agg.late_data import LIVE_INTERVAL_SECONDS, contiguous, late_data_aggregates_sensor
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 from pwr_platform_tests.pipeline_driver import definitions, describe, drain, execute, tick
 from pwr_platform_tests.voice_data import Voice, insert_voice, refresh
 

@@ -166,10 +166,11 @@ def test_pwr_materialize_command_records_runs_in_the_platform_instance(
         assert "[1/14]" in result.output and "Materialized 14 assets" in result.output
         assert "FAILED" not in result.output
         assert "observed pwr_raw/discord_voice_events: ok" in result.output
-        # one observation run, then one run per asset: partitioned ones (daily, weekly, monthly,
-        # attendance) in a single run each
+        # two observation runs (the voice stream; the five other raw tables together), then one run
+        # per asset: partitioned ones (daily, weekly, monthly, attendance) in a single run each
         with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-            assert len(instance.get_runs()) == 15
+            assert len(instance.get_runs()) == 16
+            assert instance.fetch_observations(AssetKey(["pwr_raw", "manual_events"]), limit=1).records
             assert instance.fetch_observations(AssetKey(["pwr_raw", "discord_voice_events"]), limit=1).records
             for key in (["pwr_core", "voice_sessions"], ["pwr_agg", "member_trend"]):
                 assert instance.get_latest_materialization_event(AssetKey(key)) is not None

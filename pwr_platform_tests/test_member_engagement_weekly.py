@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pwr_platform.defs.agg.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_VOICE_DAILY
+from pwr_platform.defs.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_VOICE_DAILY
 from pwr_platform_tests.agg_runner import check_results, run_assets
 from pwr_platform_tests.agg_scenario import d, insert_scenario, rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from pwr_platform.defs.agg.keys import MEMBER_TREND
+from pwr_platform.defs.keys import MEMBER_TREND
 from pwr_platform_tests.agg_runner import run_assets
 from pwr_platform_tests.agg_scenario import insert_member, rows
 

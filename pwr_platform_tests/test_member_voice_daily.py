@@ -7,8 +7,8 @@ from datetime import UTC, date, timedelta
 
 import psycopg
 
-from pwr_platform.defs.agg.keys import MEMBER_VOICE_DAILY
-from pwr_platform.defs.agg.sql_runner import run_script, sql_params
+from pwr_platform.defs.keys import MEMBER_VOICE_DAILY
+from pwr_platform.warehouse.sql_runner import run_script, sql_params
 from pwr_platform_tests.agg_runner import check_results, run_assets
 from pwr_platform_tests.agg_scenario import d, insert_member, insert_scenario, insert_session, rows
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pwr_platform.defs.agg.keys import MEMBER_VOICE_HABITS
-from pwr_platform.defs.agg.sql_runner import run_script, sql_params
+from pwr_platform.defs.keys import MEMBER_VOICE_HABITS
+from pwr_platform.warehouse.sql_runner import run_script, sql_params
 from pwr_platform_tests.agg_runner import run_assets
 from pwr_platform_tests.agg_scenario import CHANNEL, d, insert_scenario, insert_session, rows
 

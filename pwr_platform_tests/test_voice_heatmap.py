@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from pwr_platform.defs.agg.keys import VOICE_HEATMAP
-from pwr_platform.defs.agg.sql_runner import run_script, sql_params
+from pwr_platform.defs.keys import VOICE_HEATMAP
+from pwr_platform.warehouse.sql_runner import run_script, sql_params
 from pwr_platform_tests.agg_runner import run_assets
 from pwr_platform_tests.agg_scenario import insert_member, insert_scenario, insert_session, rows
 

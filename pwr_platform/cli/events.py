@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 import psycopg
 
+from pwr_platform.cli.asset_events import record_writes
 from pwr_platform.cli.ingest import checked_warehouse
 from pwr_platform.ingest.events_file import EventsFileError, parse_timestamp, read_events_file
 from pwr_platform.ingest.records import MAX_BIGINT
@@ -86,6 +87,16 @@ def import_events(file: Path, database_url: str | None) -> None:
         f"Imported {len(rows)} events from {file} ({inserted} new, {updated} updated); "
         f"pwr_core.events now holds {result.events_total} events ({result.completed_events} completed)."
     )
+    record_writes(
+        ["pwr_raw.manual_events", "pwr_core.events"],
+        f"pwr events import {file.name}",
+        {
+            "events_in_file": len(rows),
+            "new": inserted,
+            "updated": updated,
+            "events_total": result.events_total,
+        },
+    )
 
 
 @events.command("complete")
@@ -134,3 +145,8 @@ def complete_event(event_id: str, at_text: str | None, database_url: str | None)
         )
         refresh_events(conn)
     click.echo(f"Event {external_id} completed at {at.isoformat()}.")
+    record_writes(
+        ["pwr_raw.event_completions", "pwr_core.events"],
+        f"pwr events complete {external_id}",
+        {"external_event_id": external_id, "actual_end_ts": at.isoformat()},
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from pwr_platform.cli.asset_events import record_writes
 from pwr_platform.cli.progress import attached, progress_bar
 from pwr_platform.settings import get_settings, secret_value
 
@@ -161,6 +162,12 @@ def ingest(
         )
     elif not files:
         click.echo(f"Spool replayed: {writer.stats.replayed:,} records written.")
+    if totals[1] or writer.stats.replayed:
+        record_writes(
+            ["pwr_raw.discord_voice_events"],
+            "pwr ingest " + " ".join(p.name for p in files)[:200],
+            {"read": totals[0], "inserted": totals[1], "duplicates": totals[2], "rejected": totals[3]},
+        )
 
 
 def _parse_end(value: str | None) -> datetime | None:

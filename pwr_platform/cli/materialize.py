@@ -170,14 +170,17 @@ def materialize_graph(
     ]
     if skipped:
         echo(f"Not materializable here (external): {', '.join(skipped)}")
+    # keys observed by one function (the raw records: five tables, one query) are observed together
+    observe_groups: dict[int, list] = {}
     for key in observable:
+        observe_groups.setdefault(id(graph.get(key).assets_def), []).append(key)
+    for group in observe_groups.values():
         # source assets are observed (row count, newest event …) so the UI shows their state too
-        result = defs.resolve_implicit_job_def_def_for_assets([key]).execute_in_process(
-            run_config=QUIET_CONSOLE, instance=instance, asset_selection=[key], raise_on_error=False
+        result = defs.resolve_implicit_job_def_def_for_assets(group).execute_in_process(
+            run_config=QUIET_CONSOLE, instance=instance, asset_selection=group, raise_on_error=False
         )
-        echo(
-            f"observed {key.to_user_string()}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})"
-        )
+        names = ", ".join(k.to_user_string() for k in group)
+        echo(f"observed {names}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         if not result.success:
             return False
     if window is None:
@@ -252,11 +255,12 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
     if from_day and to_day and to_day < from_day:
         raise click.BadParameter("--to is before --from")
     apply_env(settings, start=True)
-    from pwr_platform.definitions import defs
+    from pwr_platform.definitions import build_definitions
     from pwr_platform.warehouse.connection import warehouse_url
 
     window = resolve_window(warehouse_url(settings), settings.tz, _day(from_day), _day(to_day))
     with DagsterInstance.get() as instance:
+        defs = build_definitions()
         if attached():
             with progress_bar("assets", None) as bar:
                 ok = materialize_graph(defs, instance, window, echo=bar.echo, bar=bar)

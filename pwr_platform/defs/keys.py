@@ -1,13 +1,62 @@
-"""Asset keys of the shared contract (BRIEF: do not rename), in one place for deps and selections."""
+"""Every asset key of the graph, in one module: deps, selections, sensors and the CLI name them here
+(no literal ``AssetKey([...])`` elsewhere). A table asset's key is its ``[schema, table]``; the
+table keys are the shared contract: do not rename."""
 
 from dagster import AllPartitionMapping, AssetDep, AssetKey
 
-VOICE_EVENTS = AssetKey(["pwr_raw", "discord_voice_events"])
-MEMBERS = AssetKey(["pwr_core", "members"])
-VOICE_SESSIONS = AssetKey(["pwr_core", "voice_sessions"])
-EVENTS = AssetKey(["pwr_core", "events"])
-EVENT_ATTENDANCE = AssetKey(["pwr_core", "event_attendance"])
 
+def _tables(schema: str, *names: str) -> tuple[AssetKey, ...]:
+    return tuple(AssetKey([schema, name]) for name in names)
+
+
+(
+    VOICE_EVENTS,
+    MEMBER_EVENTS,
+    SCHEDULED_EVENTS,
+    HEARTBEATS,
+    MANUAL_EVENTS,
+    EVENT_COMPLETIONS,
+    EVENT_COMMANDS,
+) = _tables(
+    "pwr_raw",
+    "discord_voice_events",
+    "discord_member_events",
+    "discord_scheduled_events",
+    "collector_heartbeats",
+    "manual_events",
+    "event_completions",
+    "discord_event_commands",
+)
+# The raw records besides the voice stream, observed together (one step, one query).
+RAW_RECORDS = (MEMBER_EVENTS, SCHEDULED_EVENTS, HEARTBEATS, MANUAL_EVENTS, EVENT_COMPLETIONS, EVENT_COMMANDS)
+
+MEMBERS, VOICE_SESSIONS, EVENTS, EVENT_ATTENDANCE = _tables(
+    "pwr_core", "members", "voice_sessions", "events", "event_attendance"
+)
 # Attendance is partitioned per event; a weekly or monthly aggregate reads the attendance of every
 # event whose window starts in its period, which no partition mapping can name in advance.
 ALL_EVENT_ATTENDANCE = AssetDep(EVENT_ATTENDANCE, partition_mapping=AllPartitionMapping())
+
+DAILY_ASSETS = MEMBER_VOICE_DAILY, VOICE_HEATMAP = _tables("pwr_agg", "member_voice_daily", "voice_heatmap")
+MEMBER_ENGAGEMENT_WEEKLY, MEMBER_MONTHLY_STATUS = _tables(
+    "pwr_agg", "member_engagement_weekly", "member_monthly_status"
+)
+DASHBOARD_TABLES = (
+    COHORT_RETENTION,
+    MEMBER_TREND,
+    EVENT_SUCCESS,
+    EVENT_TYPE_SUCCESS,
+    EVENT_RSVP,
+    MEMBER_VOICE_HABITS,
+) = _tables(
+    "pwr_agg",
+    "cohort_retention",
+    "member_trend",
+    "event_success",
+    "event_type_success",
+    "event_rsvp",
+    "member_voice_habits",
+)
+
+WEEKLY_DIGEST = AssetKey(["digest", "weekly_digest"])
+"""The weekly summary posted to Discord (not a warehouse table: its own group)."""

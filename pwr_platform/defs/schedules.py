@@ -1,4 +1,4 @@
-"""Schedules and jobs of the code location (collected into Definitions by definitions.py).
+"""Jobs of the core layer (discovered with everything else under ``defs/``).
 
 The core refresh (members → voice_sessions → events) runs every minute, driven by a SENSOR
 (``core_refresh_sensor`` in sensors.py), not a schedule: a schedule would launch a Dagster run —
@@ -9,16 +9,15 @@ minute and launches a run only when there is new raw data, and never while one i
 
 from dagster import AssetSelection, define_asset_job
 
-from pwr_platform.defs.agg.automation import AGG_JOBS, AGG_SCHEDULES, RETRIED
-from pwr_platform.defs.keys import EVENTS, MEMBERS, VOICE_EVENTS, VOICE_SESSIONS
+from pwr_platform.defs.agg.automation import retried_job
+from pwr_platform.defs.keys import EVENTS, MEMBERS, RAW_RECORDS, VOICE_EVENTS, VOICE_SESSIONS
 
-core_refresh_job = define_asset_job(
+# the raw sources are observed in the same run (row counts, newest event): they show in the UI
+# exactly when the refresh they triggered ran
+core_refresh_job = retried_job(
     "core_refresh_job",
-    # the raw source is observed in the same run (row count, newest event): it shows in the UI
-    # exactly when the refresh it triggered ran
-    selection=AssetSelection.assets(VOICE_EVENTS, MEMBERS, VOICE_SESSIONS, EVENTS),
-    description="Observe raw voice events; bring members, voice sessions and events up to date (incremental).",
-    tags=RETRIED,
+    [VOICE_EVENTS, *RAW_RECORDS, MEMBERS, VOICE_SESSIONS, EVENTS],
+    "Observe the raw tables; bring members, voice sessions and events up to date (incremental).",
 )
 
 observe_raw_job = define_asset_job(
@@ -26,6 +25,3 @@ observe_raw_job = define_asset_job(
     selection=AssetSelection.assets(VOICE_EVENTS),
     description="Observe pwr_raw.discord_voice_events (row count, newest event).",
 )
-
-SCHEDULES: list = [*AGG_SCHEDULES]
-JOBS: list = [core_refresh_job, observe_raw_job, *AGG_JOBS]

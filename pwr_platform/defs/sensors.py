@@ -1,4 +1,4 @@
-"""Sensors of the code location (collected into Definitions by definitions.py)."""
+"""The core refresh and attendance sensors (discovered with everything else under ``defs/``)."""
 
 from dagster import (
     DagsterRunStatus,
@@ -11,17 +11,13 @@ from dagster import (
     sensor,
 )
 
-from pwr_platform.defs.agg.automation import AGG_SENSORS
-from pwr_platform.defs.agg.late_data import late_data_aggregates_sensor
-from pwr_platform.defs.core.collector_health import collector_health_sensor
 from pwr_platform.defs.keys import EVENT_ATTENDANCE
 from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, event_partitions
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.run_status import ACTIVE
 from pwr_platform.defs.schedules import core_refresh_job
-from pwr_platform.settings import get_settings
 from pwr_platform.transforms.watermark import EMPTY_SNAPSHOT, foreign_reason
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_params, sql_statements
 
 # More events changed than this in one tick: one catch-up run over all partitions.
 CATCH_UP_THRESHOLD = 5
@@ -44,7 +40,7 @@ def core_refresh_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
     with warehouse.connect() as conn:
         row = conn.execute(
             sql_statements("core_sensors")["core_inputs_pending"],
-            {"gap_minutes": get_settings().collector_gap_minutes},
+            sql_params(),
         ).fetchone()
     pending = [
         name
@@ -196,12 +192,3 @@ def event_attendance_sensor(context: SensorEvaluationContext, warehouse: Warehou
         else [],
         cursor=encode_cursor(cluster, snapshot),
     )
-
-
-SENSORS: list = [
-    core_refresh_sensor,
-    event_attendance_sensor,
-    collector_health_sensor,
-    late_data_aggregates_sensor,
-    *AGG_SENSORS,
-]

@@ -1,15 +1,133 @@
-"""Column-schema metadata for table assets (shown as the asset's columns in the Dagster UI)."""
+"""The one table-metadata helper: what the Dagster UI shows about a warehouse table.
+
+Definition time (``table_metadata``): the table's name, its column schema, a code reference to
+every SQL file the asset runs (the UI's "open source" link goes to the rule, not to the Python
+glue), and which SQL files and extra tables belong to the asset (``pwr/sql_files``,
+``pwr/also_writes``), the registry the SQL-lineage test walks.
+
+Materialization time (``materialized_table_metadata``): the standard figures Dagster users expect
+on every materialization (``dagster/row_count``, ``dagster/partition_row_count`` for a partition
+window), the column schema as PostgreSQL's catalog has it (types from ``information_schema``,
+descriptions from ``COMMENT ON COLUMN``: written once, in the migrations), and a short preview
+(markdown written here: ten rows need no dataframe library, so ``pandas`` is no longer a dependency).
+"""
 
 from __future__ import annotations
 
-from dagster import TableColumn, TableSchema
+from collections.abc import Sequence
+
+import psycopg
+from dagster import (
+    CodeReferencesMetadataValue,
+    LocalFileCodeReference,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+)
+
+from pwr_platform.warehouse.sql_runner import sql_path
+
+SQL_FILES_KEY = "pwr/sql_files"
+ALSO_WRITES_KEY = "pwr/also_writes"
+PREVIEW_ROWS = 10
 
 
-def table_metadata(table: str, columns: list[tuple[str, str, str]]) -> dict:
-    """``{"dagster/table_name", "dagster/column_schema"}`` from (name, type, description) triples."""
-    return {
-        "dagster/table_name": table,
-        "dagster/column_schema": TableSchema(
-            columns=[TableColumn(name=n, type=t, description=d) for n, t, d in columns]
-        ),
+def table_metadata(
+    table: str,
+    columns: Sequence[tuple[str, str, str]] = (),
+    *,
+    sql: Sequence[str] = (),
+    also_writes: Sequence[str] = (),
+) -> dict:
+    """Definition metadata of a table asset (see the module docstring).
+
+    ``columns``: (name, type, description) triples shown before the first materialization;
+    ``sql``: the files under ``pwr_platform/sql`` the asset runs (without ``.sql``);
+    ``also_writes``: tables the asset writes besides its own (e.g. ``pwr_core.event_channels``).
+    """
+    metadata: dict = {"dagster/table_name": table}
+    if columns:
+        metadata["dagster/column_schema"] = TableSchema(
+            columns=[TableColumn(name, type_, description=text) for name, type_, text in columns]
+        )
+    if sql:
+        metadata["dagster/code_references"] = CodeReferencesMetadataValue(
+            code_references=[
+                LocalFileCodeReference(file_path=str(sql_path(name)), label=f"sql/{name}.sql") for name in sql
+            ]
+        )
+        metadata[SQL_FILES_KEY] = ", ".join(f"{name}.sql" for name in sql)
+    if also_writes:
+        metadata[ALSO_WRITES_KEY] = ", ".join(also_writes)
+    return metadata
+
+
+def catalog_column_schema(conn: psycopg.Connection, table: str) -> TableSchema:
+    """Columns of ``schema.table`` (table or view) in order, with their ``COMMENT ON COLUMN`` text."""
+    schema, name = table.split(".")
+    rows = conn.execute(
+        """
+        SELECT c.column_name, c.data_type, c.is_nullable = 'NO',
+               col_description(format('%%I.%%I', c.table_schema, c.table_name)::regclass, c.ordinal_position)
+        FROM information_schema.columns c
+        WHERE c.table_schema = %s AND c.table_name = %s
+        ORDER BY c.ordinal_position
+        """,
+        (schema, name),
+    ).fetchall()
+    return TableSchema(
+        columns=[
+            TableColumn(column, type_, description=comment, constraints=_constraints(not_null))
+            for column, type_, not_null, comment in rows
+        ]
+    )
+
+
+def _constraints(not_null: bool):
+    from dagster import TableColumnConstraints
+
+    return TableColumnConstraints(nullable=not not_null)
+
+
+def preview(conn: psycopg.Connection, table: str, order_by: str | None = None) -> MetadataValue:
+    """The first rows of ``table`` as a markdown table (the UI's quick look at what was built)."""
+    order = f" ORDER BY {order_by}" if order_by else ""
+    cur = conn.execute(f"SELECT * FROM {table}{order} LIMIT {PREVIEW_ROWS}")  # noqa: S608 (names from code)
+    rows = cur.fetchall()
+    if not rows:
+        return MetadataValue.md("_(no rows)_")
+    header = [c.name for c in cur.description]
+
+    def cells(values) -> str:
+        return "| " + " | ".join(str(v).replace("|", "\\|") if v is not None else "" for v in values) + " |"
+
+    lines = [cells(header), "|" + "---|" * len(header), *(cells(row) for row in rows)]
+    return MetadataValue.md("\n".join(lines))
+
+
+def materialized_table_metadata(
+    conn: psycopg.Connection,
+    table: str,
+    *,
+    partition_filter: tuple[str, str, object, object] | None = None,
+    preview_order: str | None = None,
+) -> dict:
+    """Standard metadata of one materialization of ``table``.
+
+    ``partition_filter``: (table, date column, start, end) of the run's window: its row count is
+    ``dagster/partition_row_count`` (a run over a range of partitions counts the whole range; the
+    table is the one the partitions are stored in, e.g. voice_heatmap_hourly under its view).
+    """
+    metadata: dict = {
+        "dagster/row_count": conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0],  # noqa: S608
+        "dagster/column_schema": catalog_column_schema(conn, table),
     }
+    if partition_filter is not None:
+        stored_in, column, start, end = partition_filter
+        metadata["dagster/partition_row_count"] = conn.execute(
+            f"SELECT count(*) FROM {stored_in} WHERE {column} >= %s AND {column} < %s",  # noqa: S608
+            (start, end),
+        ).fetchone()[0]
+    if preview_order is not None:
+        metadata["preview"] = preview(conn, table, preview_order)
+    return metadata

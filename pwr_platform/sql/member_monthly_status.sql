@@ -7,7 +7,7 @@
 --   was_active = a voice session with a positive overlap with M (an open session counts up to
 --                now: its end is open) OR an attended event whose window starts in M.
 -- Inactive members get a FALSE row: that is what retention is made of. Months are replaced as a unit.
--- Sessions are capped at PWR_MAX_SESSION_HOURS (%(cap_hours)s): those overlapping M start in
+-- Sessions are capped at PWR_MAX_SESSION_HOURS (%(max_session_hours)s): those overlapping M start in
 -- [start of M - cap, end of M).
 
 DELETE FROM pwr_agg.member_monthly_status
@@ -32,7 +32,7 @@ WITH months AS (
     SELECT DISTINCT mo.month_start_date, s.member_id
     FROM months AS mo
     JOIN pwr_core.voice_sessions AS s
-      ON s.session_start_ts >= mo.lo - make_interval(hours => %(cap_hours)s)
+      ON s.session_start_ts >= mo.lo - make_interval(hours => %(max_session_hours)s)
      AND s.session_start_ts < mo.hi
      AND least(coalesce(s.session_end_ts, 'infinity'), mo.hi) > greatest(s.session_start_ts, mo.lo)
 ), active_at_events AS (

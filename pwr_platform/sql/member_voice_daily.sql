@@ -9,7 +9,7 @@
 -- A row exists when a session started on d or a completed session overlaps d (positive overlap).
 -- The window (one partition or a whole backfill range) is replaced as a unit: delete + insert in
 -- the caller's single transaction, so re-running any partition gives the same rows.
--- Sessions never last longer than PWR_MAX_SESSION_HOURS (%(cap_hours)s), so those touching the
+-- Sessions never last longer than PWR_MAX_SESSION_HOURS (%(max_session_hours)s), so those touching the
 -- window start in [window start - cap, window end): the index on session_start_ts finds them.
 
 DELETE FROM pwr_agg.member_voice_daily
@@ -26,7 +26,7 @@ WITH win AS (
            (s.session_end_ts AT TIME ZONE %(tz)s)::date   AS end_day
     FROM pwr_core.voice_sessions AS s, win
     WHERE s.is_completed
-      AND s.session_start_ts >= win.lo - make_interval(hours => %(cap_hours)s)
+      AND s.session_start_ts >= win.lo - make_interval(hours => %(max_session_hours)s)
       AND s.session_start_ts < win.hi
       AND s.session_end_ts >= win.lo
 ), pieces AS (

@@ -20,7 +20,7 @@ WITH win AS (
            s.session_start_ts, s.session_end_ts
     FROM pwr_core.voice_sessions AS s, win
     WHERE s.is_completed
-      AND s.session_start_ts >= win.lo - make_interval(hours => %(cap_hours)s)
+      AND s.session_start_ts >= win.lo - make_interval(hours => %(max_session_hours)s)
       AND s.session_start_ts < win.hi
       AND s.session_end_ts > win.lo
       AND s.session_end_ts > s.session_start_ts

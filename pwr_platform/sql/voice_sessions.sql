@@ -366,6 +366,7 @@ INSERT INTO pwr_core.stale_aggregate_days AS s (aggregate, local_day)
 SELECT a.aggregate, d.local_day
 FROM _changed_days d
 CROSS JOIN unnest(%(aggregates)s::text[]) AS a (aggregate)
+WHERE TRUE  -- ends the FROM clause for parsers that would read ON CONFLICT as a join condition
 ON CONFLICT (aggregate, local_day) DO UPDATE
     SET marked_xid = pg_current_xact_id(), marked_at = now();
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import psycopg
 
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 
 def refresh_attendance(

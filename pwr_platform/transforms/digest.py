@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import requests
 
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 WEBHOOK = re.compile(r"/webhooks/(?P<id>\d+)/(?P<token>[^/?#]+)")
 TOP_MEMBERS = 3

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import psycopg
 
 from pwr_platform.transforms.members import ensure_members
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 TEMP_TABLE = """
 CREATE TEMP TABLE IF NOT EXISTS _event_sources (

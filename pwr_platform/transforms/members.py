@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import psycopg
 
 from pwr_platform.transforms import watermark
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 TRANSFORM = "members"
 MAX_ATTEMPTS = 3

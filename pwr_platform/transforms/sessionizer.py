@@ -25,7 +25,7 @@ import psycopg
 
 from pwr_platform.settings import get_settings
 from pwr_platform.transforms import members, session_rebuild, watermark
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 TRANSFORM = "voice_sessions"
 SESSIONS = "pwr_core.voice_sessions"

@@ -33,7 +33,7 @@ from dagster import (
     schedule,
 )
 
-from pwr_platform.defs.agg.keys import (
+from pwr_platform.defs.keys import (
     DAILY_ASSETS,
     DASHBOARD_TABLES,
     MEMBER_ENGAGEMENT_WEEKLY,
@@ -44,30 +44,34 @@ from pwr_platform.settings import get_settings
 
 __all__ = ["RANGE_END_TAG", "RANGE_START_TAG"]  # re-exported for the schedules' callers
 
-_settings = get_settings()
-TIMEZONE = _settings.timezone
+# The schedules' cron zone is part of their definition (read when the code location loads);
+# everything a tick decides is read from the settings at evaluation time.
+TIMEZONE = get_settings().timezone
 
 # A failed run of these jobs is re-run by the daemon (dagster.yaml's run_retries): each run
 # replaces whole windows in one transaction, so a repeat gives the same tables.
 RETRIED = {"dagster/max_retries": "2"}
 
-daily_aggregates_job = define_asset_job(
+
+def retried_job(name: str, keys, description: str):
+    """An asset job over ``keys`` whose failed runs the daemon retries (see RETRIED)."""
+    return define_asset_job(
+        name, selection=AssetSelection.assets(*keys), description=description, tags=RETRIED
+    )
+
+
+daily_aggregates_job = retried_job(
     "daily_aggregates_job",
-    selection=AssetSelection.assets(*DAILY_ASSETS),
-    description="member_voice_daily and voice_heatmap over a range of days, in one run.",
-    tags=RETRIED,
+    DAILY_ASSETS,
+    "member_voice_daily and voice_heatmap over a range of days, in one run.",
 )
-weekly_engagement_job = define_asset_job(
+weekly_engagement_job = retried_job(
     "weekly_engagement_job",
-    selection=AssetSelection.assets(MEMBER_ENGAGEMENT_WEEKLY),
-    description="member_engagement_weekly over a range of ISO weeks, in one run.",
-    tags=RETRIED,
+    [MEMBER_ENGAGEMENT_WEEKLY],
+    "member_engagement_weekly over a range of ISO weeks, in one run.",
 )
-monthly_status_job = define_asset_job(
-    "monthly_status_job",
-    selection=AssetSelection.assets(MEMBER_MONTHLY_STATUS),
-    description="member_monthly_status over a range of months, in one run.",
-    tags=RETRIED,
+monthly_status_job = retried_job(
+    "monthly_status_job", [MEMBER_MONTHLY_STATUS], "member_monthly_status over a range of months, in one run."
 )
 
 
@@ -86,7 +90,7 @@ def late_window(today: date, late_days: int) -> tuple[date, date]:
 
 def range_request(first_key: date, last_key: date, scheduled_day: date) -> RunRequest | SkipReason:
     """One run over partitions ``first_key`` … ``last_key`` (clipped to PWR_PARTITIONS_START)."""
-    start = _settings.partitions_start
+    start = get_settings().partitions_start
     if last_key < start:
         return SkipReason(f"{last_key} is before PWR_PARTITIONS_START ({start}).")
     first_key = max(first_key, start)
@@ -99,7 +103,7 @@ def range_request(first_key: date, last_key: date, scheduled_day: date) -> RunRe
 
 
 def _today(context: ScheduleEvaluationContext) -> tuple[date, int]:
-    local = context.scheduled_execution_time.astimezone(_settings.tz)
+    local = context.scheduled_execution_time.astimezone(get_settings().tz)
     return local.date(), local.hour
 
 
@@ -148,7 +152,3 @@ dashboard_tables_automation = AutomationConditionSensorDefinition(
     minimum_interval_seconds=60,
     description="Refreshes the pwr_agg dashboard tables after their inputs change, and nightly.",
 )
-
-AGG_JOBS = [daily_aggregates_job, weekly_engagement_job, monthly_status_job]
-AGG_SCHEDULES = [daily_aggregates_schedule, weekly_engagement_schedule, monthly_status_schedule]
-AGG_SENSORS = [dashboard_tables_automation]

@@ -21,8 +21,7 @@ from dagster import (
     asset_check,
 )
 
-from pwr_platform.defs.agg.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_MONTHLY_STATUS, MEMBER_VOICE_DAILY
-from pwr_platform.defs.agg.sql_runner import run_script, sql_params
+from pwr_platform.defs.keys import MEMBER_ENGAGEMENT_WEEKLY, MEMBER_MONTHLY_STATUS, MEMBER_VOICE_DAILY
 from pwr_platform.defs.partitions import (
     DAILY_PARTITIONS,
     MONTHLY_PARTITIONS,
@@ -31,6 +30,7 @@ from pwr_platform.defs.partitions import (
     WEEKLY_PARTITIONS,
 )
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.warehouse.sql_runner import run_script, sql_params
 
 SHOWN_PROBLEMS = 20
 PARTITION_TAG = "dagster/partition"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, AutomationCondition
 
-from pwr_platform.defs.agg.keys import EVENT_ATTENDANCE
+from pwr_platform.defs.keys import EVENT_ATTENDANCE
 from pwr_platform.settings import get_settings
 
 NIGHTLY_REFRESH_CRON = "30 1 * * *"

@@ -10,9 +10,7 @@ from collections.abc import Sequence
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
-from pwr_platform.defs.agg.conditions import AFTER_INPUTS
-from pwr_platform.defs.agg.freshness import NIGHTLY
-from pwr_platform.defs.agg.keys import (
+from pwr_platform.defs.keys import (
     COHORT_RETENTION,
     EVENT_ATTENDANCE,
     EVENT_RSVP,
@@ -25,11 +23,13 @@ from pwr_platform.defs.agg.keys import (
     MEMBER_VOICE_DAILY,
     MEMBER_VOICE_HABITS,
     MEMBERS,
+    SCHEDULED_EVENTS,
     VOICE_SESSIONS,
 )
-from pwr_platform.defs.agg.metadata import table_metadata
-from pwr_platform.defs.agg.sql_runner import run_script, sql_params
+from pwr_platform.defs.lineage import column_lineage
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import materialized_table_metadata, table_metadata
+from pwr_platform.warehouse.sql_runner import run_script, sql_params
 
 
 def dashboard_table(
@@ -40,20 +40,22 @@ def dashboard_table(
     @asset(
         key=key,
         name=None,
-        group_name="pwr_agg",
         deps=list(deps),
-        automation_condition=AFTER_INPUTS,
-        freshness_policy=NIGHTLY,
-        kinds={"postgres", "sql"},
         description=f"{description} SQL: sql/{name}.sql.",
-        metadata=table_metadata(f"pwr_agg.{name}", columns),
+        metadata={
+            **table_metadata(f"pwr_agg.{name}", columns, sql=[name]),
+            # the tables Superset reads: which upstream columns each of their columns comes from
+            **({"dagster/column_lineage": lineage} if (lineage := column_lineage(name)) else {}),
+        },
     )
     def _refresh(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         with warehouse.connect() as conn:
             summary = run_script(conn, name, sql_params())
+            # a dashboard table is small (it is what Superset reads): a preview of it helps
+            standard = materialized_table_metadata(conn, f"pwr_agg.{name}", preview_order="1")
         figures = {k: int(v) for k, v in (summary[0] if summary else {}).items()}
         context.log.info(f"{name}: {figures}")
-        return MaterializeResult(metadata=figures)
+        return MaterializeResult(metadata={**standard, **figures})
 
     return _refresh
 
@@ -123,7 +125,7 @@ event_type_success = dashboard_table(
 
 event_rsvp = dashboard_table(
     EVENT_RSVP,
-    [EVENT_ATTENDANCE, EVENTS],
+    [EVENT_ATTENDANCE, EVENTS, SCHEDULED_EVENTS],
     "Interested (Discord RSVP, from the raw scheduled-event records) vs attended, per completed "
     "Discord scheduled event.",
     [
@@ -143,7 +145,7 @@ event_rsvp = dashboard_table(
 # scale, for favourites that move over weeks.
 member_voice_habits = dashboard_table(
     MEMBER_VOICE_HABITS,
-    [VOICE_SESSIONS, MEMBERS],
+    [VOICE_SESSIONS],
     "Completed sessions per member, local week, channel and hour of day they started in "
     "(favourite channels and hours on Member Profile).",
     [

@@ -48,7 +48,7 @@ from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.run_status import ACTIVE
 from pwr_platform.settings import get_settings
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 
 def _next_month(day: date) -> date:

@@ -2,27 +2,23 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.freshness import NIGHTLY
-from pwr_platform.defs.agg.keys import (
+from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.keys import (
     ALL_EVENT_ATTENDANCE,
     EVENTS,
     MEMBER_ENGAGEMENT_WEEKLY,
     MEMBER_VOICE_DAILY,
 )
-from pwr_platform.defs.agg.metadata import table_metadata
-from pwr_platform.defs.agg.windows import materialize_window
 from pwr_platform.defs.partitions import WEEKLY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
 
 
 @asset(
     key=MEMBER_ENGAGEMENT_WEEKLY,
-    group_name="pwr_agg",
     deps=[MEMBER_VOICE_DAILY, ALL_EVENT_ATTENDANCE, EVENTS],
     partitions_def=WEEKLY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    freshness_policy=NIGHTLY,
-    kinds={"postgres", "sql"},
     description=(
         "Per ISO week (Monday start, PWR_TIMEZONE) and member: voice seconds = sum of the week's "
         "daily rows; events attended and distinct event types of completed events whose window "
@@ -37,6 +33,7 @@ from pwr_platform.defs.resources import WarehouseResource
             ("events_attended", "integer", "Attended completed events starting in the week."),
             ("distinct_event_types", "integer", "Distinct types among those events."),
         ],
+        sql=["member_engagement_weekly", "stale_aggregate_days"],
     ),
 )
 def member_engagement_weekly(

@@ -2,28 +2,24 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.freshness import NIGHTLY
-from pwr_platform.defs.agg.keys import (
+from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.keys import (
     ALL_EVENT_ATTENDANCE,
     EVENTS,
     MEMBER_MONTHLY_STATUS,
     MEMBERS,
     VOICE_SESSIONS,
 )
-from pwr_platform.defs.agg.metadata import table_metadata
-from pwr_platform.defs.agg.windows import materialize_window
 from pwr_platform.defs.partitions import MONTHLY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
 
 
 @asset(
     key=MEMBER_MONTHLY_STATUS,
-    group_name="pwr_agg",
     deps=[MEMBERS, VOICE_SESSIONS, ALL_EVENT_ATTENDANCE, EVENTS],
     partitions_def=MONTHLY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    freshness_policy=NIGHTLY,
-    kinds={"postgres", "sql"},
     description=(
         "A row per month (PWR_TIMEZONE) for every member who had joined by its end and had not "
         "left before its start; was_active = a session overlapping the month or an attended "
@@ -36,6 +32,7 @@ from pwr_platform.defs.resources import WarehouseResource
             ("member_id", "bigint", "pwr_core.members.member_id."),
             ("was_active", "boolean", "Voice or an attended event in the month."),
         ],
+        sql=["member_monthly_status", "stale_aggregate_days"],
     ),
 )
 def member_monthly_status(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:

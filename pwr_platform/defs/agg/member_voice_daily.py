@@ -2,22 +2,18 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.freshness import HOURLY
-from pwr_platform.defs.agg.keys import MEMBER_VOICE_DAILY, VOICE_SESSIONS
-from pwr_platform.defs.agg.metadata import table_metadata
 from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.keys import MEMBER_VOICE_DAILY, VOICE_SESSIONS
 from pwr_platform.defs.partitions import DAILY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
 
 
 @asset(
     key=MEMBER_VOICE_DAILY,
-    group_name="pwr_agg",
     deps=[VOICE_SESSIONS],
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    freshness_policy=HOURLY,
-    kinds={"postgres", "sql"},
     description=(
         "Completed voice sessions started and voice seconds per member per day (PWR_TIMEZONE). "
         "Sessions across midnight are split; each partition (or a backfill range, in one run) is "
@@ -31,6 +27,7 @@ from pwr_platform.defs.resources import WarehouseResource
             ("total_sessions", "integer", "Completed sessions that started this day."),
             ("total_voice_seconds", "bigint", "Seconds of completed sessions inside this day."),
         ],
+        sql=["member_voice_daily", "stale_aggregate_days"],
     ),
 )
 def member_voice_daily(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:

@@ -7,22 +7,18 @@ refreshed with it; the view ``pwr_agg.voice_heatmap`` folds ~17,500 rows (2 year
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.agg.freshness import HOURLY
-from pwr_platform.defs.agg.keys import VOICE_HEATMAP, VOICE_SESSIONS
-from pwr_platform.defs.agg.metadata import table_metadata
 from pwr_platform.defs.agg.windows import materialize_window
+from pwr_platform.defs.keys import VOICE_HEATMAP, VOICE_SESSIONS
 from pwr_platform.defs.partitions import DAILY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
 
 
 @asset(
     key=VOICE_HEATMAP,
-    group_name="pwr_agg",
     deps=[VOICE_SESSIONS],
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
-    freshness_policy=HOURLY,
-    kinds={"postgres", "sql"},
     description=(
         "Voice hours per ISO weekday (1 = Monday) and hour of day in PWR_TIMEZONE: the view "
         "pwr_agg.voice_heatmap over per-day hourly totals in pwr_agg.voice_heatmap_hourly, "
@@ -36,6 +32,8 @@ from pwr_platform.defs.resources import WarehouseResource
             ("hour_of_day", "integer", "0 … 23, local time."),
             ("voice_hours", "numeric", "Total voice hours in that hour over all days."),
         ],
+        sql=["voice_heatmap", "stale_aggregate_days"],
+        also_writes=["pwr_agg.voice_heatmap_hourly"],
     ),
 )
 def voice_heatmap(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from dagster import AssetExecutionContext, MaterializeResult
 
-from pwr_platform.defs.agg.sql_runner import run_script, sql_params, window_dates
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.defs.table_metadata import materialized_table_metadata
+from pwr_platform.warehouse.sql_runner import run_script, sql_params, sql_statements, window_dates
+
+# Where each aggregate's partitions are stored, and their period column (row counts per window).
+STORED_IN = {
+    "member_voice_daily": ("pwr_agg.member_voice_daily", "activity_date"),
+    "voice_heatmap": ("pwr_agg.voice_heatmap_hourly", "activity_date"),
+    "member_engagement_weekly": ("pwr_agg.member_engagement_weekly", "week_start_date"),
+    "member_monthly_status": ("pwr_agg.member_monthly_status", "month_start_date"),
+}
 
 
 def materialize_window(
@@ -28,10 +36,14 @@ def materialize_window(
         consumed = conn.execute(
             stale["consume"], {**window, "days": [r[0] for r in seen], "xids": [r[1] for r in seen]}
         ).rowcount
+        standard = materialized_table_metadata(
+            conn, f"pwr_agg.{sql_name}", partition_filter=(*STORED_IN[sql_name], start, end)
+        )
     figures = summary[0] if summary else {}
     context.log.info(f"{sql_name}: replaced [{start}, {end}): {figures}")
     return MaterializeResult(
         metadata={
+            **standard,
             "window_start": start.isoformat(),
             "window_end_exclusive": end.isoformat(),
             "partitions": len(context.partition_keys),

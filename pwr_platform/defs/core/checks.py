@@ -9,51 +9,62 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from pwr_platform.defs.keys import EVENT_ATTENDANCE, MEMBERS, VOICE_SESSIONS
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.settings import get_settings
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_params, sql_statements
 
 
 def _count(warehouse: WarehouseResource, name: str) -> int:
-    params = {"max_session_hours": get_settings().max_session_hours}
+    params = sql_params()
     with warehouse.connect() as conn:
         conn.execute("SET LOCAL jit = off")
         return conn.execute(sql_statements("core_checks")[name], params).fetchone()[0]
 
 
-def _zero(count: int, what: str) -> AssetCheckResult:
-    return AssetCheckResult(passed=count == 0, metadata={"violations": count, "rule": what})
+def zero_violations(name: str, asset, statement: str, rule: str, description: str):
+    """A blocking check that passes when ``core_checks.sql``'s ``statement`` counts no violations."""
+
+    @asset_check(name=name, asset=asset, blocking=True, description=description)
+    def _check(warehouse: WarehouseResource) -> AssetCheckResult:
+        count = _count(warehouse, statement)
+        return AssetCheckResult(passed=count == 0, metadata={"violations": count, "rule": rule})
+
+    return _check
 
 
-@asset_check(
-    asset=MEMBERS, blocking=True, description="Every user in a raw voice event or member record is a member."
+every_raw_user_is_a_member = zero_violations(
+    "every_raw_user_is_a_member",
+    MEMBERS,
+    "raw_users_missing_from_members",
+    "raw users missing from members",
+    "Every user in a raw voice event or member record is a member.",
 )
-def every_raw_user_is_a_member(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _zero(_count(warehouse, "raw_users_missing_from_members"), "raw users missing from members")
-
-
-@asset_check(
-    asset=VOICE_SESSIONS, blocking=True, description="No member has overlapping sessions in a guild."
+no_overlapping_sessions = zero_violations(
+    "no_overlapping_sessions",
+    VOICE_SESSIONS,
+    "overlapping_sessions",
+    "sessions with a positive overlap",
+    "No member has overlapping sessions in a guild.",
 )
-def no_overlapping_sessions(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _zero(_count(warehouse, "overlapping_sessions"), "sessions with a positive overlap")
-
-
-@asset_check(
-    asset=VOICE_SESSIONS,
-    blocking=True,
-    description="Completed sessions: duration_seconds = round(end − start), >= 0 and within PWR_MAX_SESSION_HOURS.",
+session_durations_are_consistent = zero_violations(
+    "session_durations_are_consistent",
+    VOICE_SESSIONS,
+    "bad_durations",
+    "sessions with a wrong duration",
+    "Completed sessions: duration_seconds = round(end − start), >= 0 and within PWR_MAX_SESSION_HOURS.",
 )
-def session_durations_are_consistent(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _zero(_count(warehouse, "bad_durations"), "sessions with a wrong duration")
-
-
-@asset_check(
-    asset=VOICE_SESSIONS,
-    blocking=True,
-    description="No session is still open although its guild's newest event is past start + PWR_MAX_SESSION_HOURS.",
+no_open_session_older_than_the_cap = zero_violations(
+    "no_open_session_older_than_the_cap",
+    VOICE_SESSIONS,
+    "stale_open_sessions",
+    "open sessions older than the cap",
+    "No session is still open although its guild's newest event is past start + PWR_MAX_SESSION_HOURS.",
 )
-def no_open_session_older_than_the_cap(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _zero(_count(warehouse, "stale_open_sessions"), "open sessions older than the cap")
+attendance_within_event_window = zero_violations(
+    "attendance_within_event_window",
+    EVENT_ATTENDANCE,
+    "attendance_beyond_window",
+    "attendance rows longer than the window",
+    "Attendance seconds never exceed the event window (allowing per-piece rounding).",
+)
 
 
 @asset_check(
@@ -75,12 +86,3 @@ def every_completed_event_has_attendance(
             "missing_partitions": ", ".join(missing[:50]) or "none",
         },
     )
-
-
-@asset_check(
-    asset=EVENT_ATTENDANCE,
-    blocking=True,
-    description="Attendance seconds never exceed the event window (allowing per-piece rounding).",
-)
-def attendance_within_event_window(warehouse: WarehouseResource) -> AssetCheckResult:
-    return _zero(_count(warehouse, "attendance_beyond_window"), "attendance rows longer than the window")

@@ -33,7 +33,7 @@ from dagster import (
 from pwr_platform.defs.keys import VOICE_EVENTS, VOICE_SESSIONS
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.settings import get_settings
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 SILENCE_FACTOR = 5
 

@@ -2,10 +2,10 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
-from pwr_platform.defs.keys import EVENTS, VOICE_SESSIONS
+from pwr_platform.defs.keys import EVENT_ATTENDANCE, EVENTS, VOICE_SESSIONS
 from pwr_platform.defs.partitions import event_partitions
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.defs.table_metadata import table_metadata
+from pwr_platform.defs.table_metadata import materialized_table_metadata, table_metadata
 from pwr_platform.settings import get_settings
 from pwr_platform.transforms.attendance import refresh_attendance_many
 
@@ -20,14 +20,12 @@ COLUMNS = [
 
 
 @asset(
-    key=["pwr_core", "event_attendance"],
-    group_name="pwr_core",
-    kinds={"postgres", "sql"},
+    key=EVENT_ATTENDANCE,
     deps=[EVENTS, VOICE_SESSIONS],
     partitions_def=event_partitions,
     # A backfill (or `pwr materialize`) of many events is one run with two set-based statements.
     backfill_policy=BackfillPolicy.single_run(),
-    metadata=table_metadata("pwr_core.event_attendance", COLUMNS),
+    metadata=table_metadata("pwr_core.event_attendance", COLUMNS, sql=["event_attendance"]),
     description=(
         "Who attended each completed event, when and for how long: sessions in the event's channels "
         "overlapping its window (actual times when both known, else scheduled). One dynamic partition "
@@ -45,6 +43,10 @@ def event_attendance(context: AssetExecutionContext, warehouse: WarehouseResourc
             max_session_hours=settings.max_session_hours,
             on_time_grace_minutes=settings.on_time_grace_minutes,
         )
+        standard = materialized_table_metadata(conn, "pwr_core.event_attendance")
+        standard["dagster/partition_row_count"] = conn.execute(
+            "SELECT count(*) FROM pwr_core.event_attendance WHERE event_id = ANY(%s)", (event_ids,)
+        ).fetchone()[0]
     if figures["skipped"]:
         context.log.warning(
             f"skipped {len(figures['skipped'])} partition(s) whose event this warehouse does not have "
@@ -57,10 +59,11 @@ def event_attendance(context: AssetExecutionContext, warehouse: WarehouseResourc
     if not_completed:
         context.log.info(f"not completed, so no attendance rows: {', '.join(not_completed)}")
     if len(event_ids) == 1 and figures["events"]:
-        return MaterializeResult(metadata=figures["events"][0])
+        return MaterializeResult(metadata={**standard, **figures["events"][0]})
     completed = sum(e["status"] == "completed" for e in figures["events"])
     return MaterializeResult(
         metadata={
+            **standard,
             "events": len(event_ids),
             "completed_events": completed,
             "attendees": figures["attendees"],

@@ -2,10 +2,17 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from pwr_platform.defs.keys import MEMBERS
+from pwr_platform.defs.keys import (
+    EVENT_COMMANDS,
+    EVENT_COMPLETIONS,
+    EVENTS,
+    MANUAL_EVENTS,
+    MEMBERS,
+    SCHEDULED_EVENTS,
+)
 from pwr_platform.defs.partitions import event_partitions
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.defs.table_metadata import table_metadata
+from pwr_platform.defs.table_metadata import materialized_table_metadata, table_metadata
 from pwr_platform.transforms.events import refresh_events
 
 COLUMNS = [
@@ -26,11 +33,11 @@ COLUMNS = [
 
 
 @asset(
-    key=["pwr_core", "events"],
-    group_name="pwr_core",
-    kinds={"postgres", "sql"},
-    deps=[MEMBERS],
-    metadata=table_metadata("pwr_core.events", COLUMNS),
+    key=EVENTS,
+    deps=[MEMBERS, SCHEDULED_EVENTS, MANUAL_EVENTS, EVENT_COMPLETIONS, EVENT_COMMANDS],
+    metadata=table_metadata(
+        "pwr_core.events", COLUMNS, sql=["events"], also_writes=["pwr_core.event_channels"]
+    ),
     description=(
         "Community events keyed by external_event_id, from the collector's Discord scheduled-event "
         "records (latest observation; first 'active' = actual start, first 'completed' = actual end) "
@@ -43,10 +50,13 @@ def events(context: AssetExecutionContext, warehouse: WarehouseResource) -> Mate
         event_ids = [
             str(r[0]) for r in conn.execute("SELECT event_id FROM pwr_core.events ORDER BY event_id")
         ]
+        standard = materialized_table_metadata(conn, "pwr_core.events")
     # Every event gets its attendance partition as soon as it exists, so a backfill or
     # `pwr materialize` right after this run covers it (the attendance sensor adds them too).
     registered = set(context.instance.get_dynamic_partitions(event_partitions.name))
     new = [e for e in event_ids if e not in registered]
     if new:
         context.instance.add_dynamic_partitions(event_partitions.name, new)
-    return MaterializeResult(metadata={**result.as_metadata(), "new_attendance_partitions": len(new)})
+    return MaterializeResult(
+        metadata={**standard, **result.as_metadata(), "new_attendance_partitions": len(new)}
+    )

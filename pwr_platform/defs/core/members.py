@@ -2,9 +2,9 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from pwr_platform.defs.keys import VOICE_EVENTS
+from pwr_platform.defs.keys import MANUAL_EVENTS, MEMBER_EVENTS, MEMBERS, SCHEDULED_EVENTS, VOICE_EVENTS
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.defs.table_metadata import table_metadata
+from pwr_platform.defs.table_metadata import materialized_table_metadata, table_metadata
 from pwr_platform.transforms.members import refresh_members
 
 COLUMNS = [
@@ -25,11 +25,9 @@ COLUMNS = [
 
 
 @asset(
-    key=["pwr_core", "members"],
-    group_name="pwr_core",
-    kinds={"postgres", "sql"},
-    deps=[VOICE_EVENTS],
-    metadata=table_metadata("pwr_core.members", COLUMNS),
+    key=MEMBERS,
+    deps=[VOICE_EVENTS, MEMBER_EVENTS, SCHEDULED_EVENTS, MANUAL_EVENTS],
+    metadata=table_metadata("pwr_core.members", COLUMNS, sql=["members"]),
     description=(
         "One row per Discord user seen in a stored raw voice event, a collector member record or as "
         "an event host. Incremental: users with raw rows committed since the previous run are "
@@ -39,4 +37,5 @@ COLUMNS = [
 def members(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as conn:
         result = refresh_members(conn, log=context.log.info)
-    return MaterializeResult(metadata=result.as_metadata())
+        standard = materialized_table_metadata(conn, "pwr_core.members")
+    return MaterializeResult(metadata={**standard, **result.as_metadata()})

@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
-from pwr_platform.defs.keys import MEMBERS, VOICE_EVENTS
+from pwr_platform.defs.keys import EVENTS, HEARTBEATS, MEMBERS, VOICE_EVENTS, VOICE_SESSIONS
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.table_metadata import table_metadata
 from pwr_platform.settings import get_settings
@@ -29,11 +29,16 @@ class SessionizerConfig(Config):
 
 
 @asset(
-    key=["pwr_core", "voice_sessions"],
-    group_name="pwr_core",
-    kinds={"postgres", "sql"},
-    deps=[VOICE_EVENTS, MEMBERS],
-    metadata=table_metadata("pwr_core.voice_sessions", COLUMNS),
+    key=VOICE_SESSIONS,
+    # events: its channels and windows tell which events' attendance the changed sessions touch
+    # (the run stamps their changed_xid, the signal the attendance sensor reads)
+    deps=[VOICE_EVENTS, HEARTBEATS, MEMBERS, EVENTS],
+    metadata=table_metadata(
+        "pwr_core.voice_sessions",
+        COLUMNS,
+        sql=["voice_sessions"],
+        also_writes=["pwr_core.collector_gaps", "pwr_core.events"],
+    ),
     description=(
         "Continuous stays of one member in one voice channel (ARCHITECTURE.md rules 1–5). Incremental: "
         "only users with raw events committed since the previous run are recomputed, from their last "

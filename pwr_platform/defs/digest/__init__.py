@@ -1,8 +1,4 @@
-"""The weekly digest posted to Discord: its asset and its schedule, self-contained.
+"""The weekly digest posted to Discord: its asset and its schedule (weekly_digest.py), self-contained.
 
-``definitions.py`` loads the asset with the other layers and adds :data:`SCHEDULES` / :data:`JOBS`.
+Discovered by ``load_from_defs_folder`` like every other module under ``defs/``.
 """
-
-from pwr_platform.defs.digest.weekly_digest import JOBS, SCHEDULES, weekly_digest
-
-__all__ = ["JOBS", "SCHEDULES", "weekly_digest"]

@@ -13,7 +13,6 @@ from datetime import date, datetime
 
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
     MaterializeResult,
@@ -25,21 +24,29 @@ from dagster import (
     schedule,
 )
 
-from pwr_platform.defs.agg.keys import MEMBER_ENGAGEMENT_WEEKLY
+from pwr_platform.defs.keys import (
+    ALL_EVENT_ATTENDANCE,
+    EVENTS,
+    MEMBER_ENGAGEMENT_WEEKLY,
+    MEMBERS,
+    WEEKLY_DIGEST,
+)
 from pwr_platform.defs.partitions import WEEKLY_PARTITIONS
 from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.defs.table_metadata import table_metadata
 from pwr_platform.settings import PwrSettings, get_settings, secret_value
 from pwr_platform.transforms import digest as digest_text
-
-WEEKLY_DIGEST = AssetKey(["digest", "weekly_digest"])
 
 
 @asset(
     key=WEEKLY_DIGEST,
     group_name="digest",
-    deps=[MEMBER_ENGAGEMENT_WEEKLY],
+    # the tables sql/weekly_digest.sql reads (event_windows is a view over events)
+    deps=[MEMBER_ENGAGEMENT_WEEKLY, MEMBERS, EVENTS, ALL_EVENT_ATTENDANCE],
     partitions_def=WEEKLY_PARTITIONS,
     kinds={"discord", "postgres"},
+    # its SQL file (code reference, lineage test) and the table that remembers each posted message
+    metadata=table_metadata("pwr_core.digest_messages", sql=["weekly_digest"]),
     description=(
         "The week's summary (voice hours and active members vs the week before, top members, best "
         "event by attendance, new members) posted to PWR_DIGEST_WEBHOOK_URL once per week; a re-run "
@@ -93,7 +100,3 @@ def weekly_digest_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     scheduled = context.scheduled_execution_time or datetime.now(get_settings().tz)
     week = digest_text.last_finished_week(scheduled.astimezone(get_settings().tz).date())
     return RunRequest(run_key=f"weekly_digest:{week}", partition_key=week.isoformat())
-
-
-SCHEDULES: list = [weekly_digest_schedule]
-JOBS: list = [weekly_digest_job]

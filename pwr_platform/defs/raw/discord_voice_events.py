@@ -25,8 +25,6 @@ COLUMNS = [
     specs=[
         AssetSpec(
             VOICE_EVENTS,
-            group_name="pwr_raw",
-            kinds={"postgres", "sql"},
             description=(
                 "One row per Discord voice join, leave or move, written by the collector bot, `pwr ingest` "
                 "or the simulator (idempotent on the natural key guild, user, instant, type, channel). "

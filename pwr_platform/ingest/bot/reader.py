@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import dict_row
 
-from pwr_platform.warehouse.sqlfile import sql_statements
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 PERIODS = ("week", "month", "all")
 

@@ -8,7 +8,7 @@ WITH touched AS (
                          interval '1 day') AS d
     JOIN pwr_core.voice_sessions AS s
       ON s.is_completed
-     AND s.session_start_ts >= (d AT TIME ZONE %(tz)s) - make_interval(hours => %(cap_hours)s)
+     AND s.session_start_ts >= (d AT TIME ZONE %(tz)s) - make_interval(hours => %(max_session_hours)s)
      AND s.session_start_ts < (d + interval '1 day') AT TIME ZONE %(tz)s
      AND (s.session_end_ts > d AT TIME ZONE %(tz)s OR s.session_start_ts >= d AT TIME ZONE %(tz)s)
 )

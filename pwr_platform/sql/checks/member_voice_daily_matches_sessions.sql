@@ -19,7 +19,7 @@ WITH days AS (
     FROM days AS d
     LEFT JOIN pwr_core.voice_sessions AS s
            ON s.is_completed
-          AND s.session_start_ts >= d.lo - make_interval(hours => %(cap_hours)s)
+          AND s.session_start_ts >= d.lo - make_interval(hours => %(max_session_hours)s)
           AND s.session_start_ts < d.hi
           AND s.session_end_ts >= d.lo
     GROUP BY d.day

@@ -1,0 +1,1 @@
+"""The Superset dashboards, as external assets at the end of the graph."""
