@@ -13,12 +13,16 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from pwr_platform.ingest.records import EventCommandRecord
+from pwr_platform.ingest.spool import Spool
+from pwr_platform.ingest.writer import Writer
 from pwr_platform.runtime.embedded_postgres import _bin_path
 from pwr_platform_tests.conftest import create_database, drop_database
 from pwr_platform_tests.demo_warehouse import build_demo_warehouse, pwr
@@ -51,6 +55,30 @@ def fill_every_table(url: str, home: Path) -> None:
         '{"event_type": "dance", "event_ts": "2026-10-03T18:03:00Z"}\n'
     )
     pwr(url, home, "ingest", str(backfill))  # the second line goes to quarantine
+    # an ad-hoc event run from Discord (/event start, /event end) through the collector's writer,
+    # and the message a weekly digest was posted as
+    writer = Writer(url, spool=Spool(home / "spool", "backup-drill"))
+    started = datetime(2026, 10, 4, 18, 0, tzinfo=UTC)
+    for offset, action in ((0, "start"), (2, "end")):
+        writer.add(
+            EventCommandRecord(
+                guild_id=811111111111111111,
+                interaction_id=900000000000000001 + offset,
+                action=action,
+                external_event_id="bot:900000000000000001",
+                recorded_ts=started + timedelta(hours=offset),
+                organizer_id=822222222222222222,
+                name="Sunday scrim" if action == "start" else None,
+                event_type="scrim" if action == "start" else None,
+                channel_ids=(833333333333333333,) if action == "start" else (),
+            )
+        )
+    writer.close()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO pwr_core.digest_messages (discord_guild_id, week_start_date, webhook_id, message_id, content) "
+            "VALUES (811111111111111111, '2026-09-28', '1', '2', 'Week of 28 September')"
+        )
     # the core refresh sessionizes the backfilled join: its day waits for the aggregates sensor
     assert refresh(url).days_marked_for_aggregates >= 1
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pwr_platform_tests.conftest import REPO_ROOT, run_pwr
 
-SERVICES = "postgresql, dagster-webserver, dagster-daemon, superset"
+SERVICES = "postgresql, dagster-code-server, dagster-webserver, dagster-daemon, superset"
 
 
 def _home(tmp_path: Path) -> dict[str, str]:
@@ -37,6 +37,7 @@ def test_without_a_service_every_log_is_shown_under_its_name(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         f"==> postgresql: no log yet ({tmp_path / 'pgdata' / 'server.log'}) <==",
+        f"==> dagster-code-server: no log yet ({tmp_path / 'logs' / 'dagster-code-server.log'}) <==",
         f"==> dagster-webserver: no log yet ({tmp_path / 'logs' / 'dagster-webserver.log'}) <==",
         f"==> dagster-daemon: {tmp_path / 'logs' / 'dagster-daemon.log'} <==",
         "daemon heartbeat",
@@ -65,7 +66,7 @@ def test_postgresql_is_not_listed_when_the_server_is_not_ours(tmp_path):
     env = dict(_home(tmp_path), PWR_DATABASE_URL="postgresql://somewhere.invalid/pwr")
     result = run_pwr(env, "logs", "postgresql")
     assert result.returncode == 2
-    assert "choose one of dagster-webserver, dagster-daemon, superset" in result.stderr
+    assert "choose one of dagster-code-server, dagster-webserver, dagster-daemon, superset" in result.stderr
 
 
 def test_follow_prints_what_is_appended(tmp_path):

@@ -24,7 +24,6 @@ CHECKS = [
     checks.session_durations_are_consistent,
     checks.no_open_session_older_than_the_cap,
 ]
-IN_PROCESS = '{"execution": {"config": {"in_process": {}}}}'
 ATTENDANCE_CHECKS = [checks.every_completed_event_has_attendance, checks.attendance_within_event_window]
 
 
@@ -109,17 +108,8 @@ def test_dagster_cli_materializes_each_core_asset(warehouse_conn, warehouse_url,
 
     def cli(*args):
         done = subprocess.run(
-            # in-process executor: one process per run instead of one per step (2 cores, test time)
-            [
-                dagster,
-                "asset",
-                "materialize",
-                "-m",
-                "pwr_platform.definitions",
-                "--config-json",
-                IN_PROCESS,
-                *args,
-            ],
+            # the code location's default executor is in-process: one process per run, not per step
+            [dagster, "asset", "materialize", "-m", "pwr_platform.definitions", *args],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,

@@ -164,6 +164,10 @@ def test_pwr_materialize_command_records_runs_in_the_platform_instance(
         result = CliRunner().invoke(main, ["materialize", "--from", "2025-03-01", "--to", "2025-03-31"])
         assert result.exit_code == 0, result.output
         assert "[1/14]" in result.output and "Materialized 14 assets" in result.output
+        assert (
+            "Not materialized here (posts to Discord; run by its schedule): digest/weekly_digest"
+            in result.output
+        )
         assert "FAILED" not in result.output
         assert "observed pwr_raw/discord_voice_events: ok" in result.output
         # two observation runs (the voice stream; the five other raw tables together), then one run

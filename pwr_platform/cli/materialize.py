@@ -3,7 +3,7 @@
 Every materializable asset runs in topological order of the Definitions' asset graph, so the
 command needs no list of assets and covers whatever the code location holds:
 
-* unpartitioned assets: one run each;
+* unpartitioned assets: one run each (assets that post to Discord are left to their schedule);
 * time-partitioned assets: the partitions overlapping the chosen dates (default: the span of the
   data in the warehouse), as one run when the asset's ``BackfillPolicy`` allows it (its SQL
   replaces a whole window), in chunks for ``multi_run(n)``, else one run per partition;
@@ -147,6 +147,10 @@ def resolve_window(
     return start, end
 
 
+POSTS_TO_DISCORD = "discord"
+"""The kind of an asset whose materialization posts a message (see ``materialize_graph``)."""
+
+
 def materialize_graph(
     defs: Definitions,
     instance: DagsterInstance,
@@ -160,6 +164,14 @@ def materialize_graph(
     """
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
+    # Assets that post to Discord (the weekly digest) are messages, not tables: building the graph
+    # over the whole history must not post one per past week. Their own schedule runs them.
+    posts = [k for k in keys if POSTS_TO_DISCORD in graph.get(k).kinds]
+    keys = [k for k in keys if k not in posts]
+    if posts:
+        echo(
+            f"Not materialized here (posts to Discord; run by its schedule): {', '.join(k.to_user_string() for k in posts)}"
+        )
     if bar is not None:
         bar.update(0, total=len(keys))
     observable = [k for k in graph.toposorted_asset_keys if graph.get(k).is_observable]

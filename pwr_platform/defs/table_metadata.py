@@ -1,6 +1,8 @@
 """The one table-metadata helper: what the Dagster UI shows about a warehouse table.
 
-Definition time (``table_metadata``): the table's name, its column schema, a code reference to
+Definition time (``table_metadata``): the table's name, its column schema (names and types here,
+each description from ``warehouse/column_docs.yaml``, the text the migrations put into
+PostgreSQL as ``COMMENT ON COLUMN``: written once, shown before the first materialization), a code reference to
 every SQL file the asset runs (the UI's "open source" link goes to the rule, not to the Python
 glue), and which SQL files and extra tables belong to the asset (``pwr/sql_files``,
 ``pwr/also_writes``), the registry the SQL-lineage test walks.
@@ -25,6 +27,7 @@ from dagster import (
     TableSchema,
 )
 
+from pwr_platform.warehouse.column_docs import column_docs
 from pwr_platform.warehouse.sql_runner import sql_path
 
 SQL_FILES_KEY = "pwr/sql_files"
@@ -34,21 +37,26 @@ PREVIEW_ROWS = 10
 
 def table_metadata(
     table: str,
-    columns: Sequence[tuple[str, str, str]] = (),
+    columns: Sequence[tuple[str, str]] = (),
     *,
     sql: Sequence[str] = (),
     also_writes: Sequence[str] = (),
 ) -> dict:
     """Definition metadata of a table asset (see the module docstring).
 
-    ``columns``: (name, type, description) triples shown before the first materialization;
+    ``columns``: (name, type) pairs shown before the first materialization, each described by
+    ``warehouse/column_docs.yaml`` (a column the file does not describe is an error at load);
     ``sql``: the files under ``pwr_platform/sql`` the asset runs (without ``.sql``);
     ``also_writes``: tables the asset writes besides its own (e.g. ``pwr_core.event_channels``).
     """
     metadata: dict = {"dagster/table_name": table}
     if columns:
+        described = column_docs()[table]["columns"]
+        missing = [name for name, _ in columns if name not in described]
+        if missing:
+            raise KeyError(f"{table}: columns {missing} have no text in warehouse/column_docs.yaml")
         metadata["dagster/column_schema"] = TableSchema(
-            columns=[TableColumn(name, type_, description=text) for name, type_, text in columns]
+            columns=[TableColumn(name, type_, description=described[name]) for name, type_ in columns]
         )
     if sql:
         metadata["dagster/code_references"] = CodeReferencesMetadataValue(

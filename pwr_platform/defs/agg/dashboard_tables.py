@@ -33,7 +33,7 @@ from pwr_platform.warehouse.sql_runner import run_script, sql_params
 
 
 def dashboard_table(
-    key: AssetKey, deps: Sequence[AssetKey], description: str, columns: list[tuple[str, str, str]]
+    key: AssetKey, deps: Sequence[AssetKey], description: str, columns: list[tuple[str, str]]
 ) -> AssetsDefinition:
     name = key.path[-1]
 
@@ -65,11 +65,11 @@ cohort_retention = dashboard_table(
     [MEMBER_MONTHLY_STATUS, MEMBERS],
     "Cohort retention: members by join month (PWR_TIMEZONE) and the share active N months later.",
     [
-        ("cohort_month", "date", "Month the members joined."),
-        ("months_since_join", "integer", "0 = the join month."),
-        ("cohort_size", "integer", "Members who joined that month (leavers included)."),
-        ("active_members", "integer", "Of them, active in that month."),
-        ("retention_rate", "numeric", "active_members / cohort_size, 0..1."),
+        ("cohort_month", "date"),
+        ("months_since_join", "integer"),
+        ("cohort_size", "integer"),
+        ("active_members", "integer"),
+        ("retention_rate", "numeric"),
     ],
 )
 
@@ -79,16 +79,16 @@ member_trend = dashboard_table(
     "Rising / falling members: voice hours and events in the last 4 full weeks vs the 4 before, "
     "relative to the data's newest day, with a trend label.",
     [
-        ("member_id", "bigint", "pwr_core.members.member_id."),
-        ("display_name", "text", "Newest display name."),
-        ("recent_voice_hours", "numeric", "Voice hours, last 4 full weeks."),
-        ("previous_voice_hours", "numeric", "Voice hours, the 4 weeks before."),
-        ("recent_events", "integer", "Events attended, last 4 full weeks."),
-        ("previous_events", "integer", "Events attended, the 4 weeks before."),
-        ("voice_hours_change", "numeric", "recent - previous voice hours."),
-        ("trend_label", "text", "rising, falling, steady, new or inactive."),
-        ("recent_weeks_start", "date", "First day of the recent 4 weeks."),
-        ("recent_weeks_end", "date", "Last day (Sunday) of the recent 4 weeks."),
+        ("member_id", "bigint"),
+        ("display_name", "text"),
+        ("recent_voice_hours", "numeric"),
+        ("previous_voice_hours", "numeric"),
+        ("recent_events", "integer"),
+        ("previous_events", "integer"),
+        ("voice_hours_change", "numeric"),
+        ("trend_label", "text"),
+        ("recent_weeks_start", "date"),
+        ("recent_weeks_end", "date"),
     ],
 )
 
@@ -97,16 +97,16 @@ event_success = dashboard_table(
     [EVENT_ATTENDANCE, EVENTS],
     "Event success per completed event: attendees, on-time share, average minutes per attendee.",
     [
-        ("event_id", "bigint", "pwr_core.events.event_id."),
-        ("name", "text", "Event name."),
-        ("event_type", "text", "Event type (may be empty)."),
-        ("window_start_ts", "timestamptz", "Actual start when known, else scheduled start."),
-        ("attendees", "integer", "Members who attended."),
-        ("on_time_attendees", "integer", "Joined by scheduled start + grace."),
-        ("late_attendees", "integer", "The others."),
-        ("on_time_share", "numeric", "on_time_attendees / attendees, 0..1."),
-        ("avg_minutes_per_attendee", "numeric", "Attended minutes inside the window per attendee."),
-        ("total_voice_seconds", "bigint", "Attended seconds inside the window, all attendees."),
+        ("event_id", "bigint"),
+        ("name", "text"),
+        ("event_type", "text"),
+        ("window_start_ts", "timestamptz"),
+        ("attendees", "integer"),
+        ("on_time_attendees", "integer"),
+        ("late_attendees", "integer"),
+        ("on_time_share", "numeric"),
+        ("avg_minutes_per_attendee", "numeric"),
+        ("total_voice_seconds", "bigint"),
     ],
 )
 
@@ -115,11 +115,11 @@ event_type_success = dashboard_table(
     [EVENT_SUCCESS],
     "Event success per event type (pooled over the type's completed events).",
     [
-        ("event_type", "text", "Event type; '(none)' for events without one."),
-        ("events", "integer", "Completed events of this type."),
-        ("avg_attendees", "numeric", "Mean attendees per event."),
-        ("on_time_share", "numeric", "On-time attendees / attendees, 0..1."),
-        ("avg_minutes_per_attendee", "numeric", "Attended minutes per attendee."),
+        ("event_type", "text"),
+        ("events", "integer"),
+        ("avg_attendees", "numeric"),
+        ("on_time_share", "numeric"),
+        ("avg_minutes_per_attendee", "numeric"),
     ],
 )
 
@@ -129,13 +129,13 @@ event_rsvp = dashboard_table(
     "Interested (Discord RSVP, from the raw scheduled-event records) vs attended, per completed "
     "Discord scheduled event.",
     [
-        ("event_id", "bigint", "pwr_core.events.event_id."),
-        ("name", "text", "Event name."),
-        ("event_type", "text", "Event type (may be empty)."),
-        ("window_start_ts", "timestamptz", "Actual start when known, else scheduled start."),
-        ("interested", "integer", "Largest positive user_count observed; NULL when unknown."),
-        ("attendees", "integer", "Members who attended."),
-        ("conversion_rate", "numeric", "attendees / interested (can exceed 1)."),
+        ("event_id", "bigint"),
+        ("name", "text"),
+        ("event_type", "text"),
+        ("window_start_ts", "timestamptz"),
+        ("interested", "integer"),
+        ("attendees", "integer"),
+        ("conversion_rate", "numeric"),
     ],
 )
 
@@ -149,11 +149,11 @@ member_voice_habits = dashboard_table(
     "Completed sessions per member, local week, channel and hour of day they started in "
     "(favourite channels and hours on Member Profile).",
     [
-        ("member_id", "bigint", "pwr_core.members.member_id."),
-        ("week_start_date", "date", "Monday of the local ISO week the sessions started in."),
-        ("discord_channel_id", "bigint", "Voice channel."),
-        ("hour_of_day", "smallint", "Local hour the sessions started in, 0-23."),
-        ("sessions", "integer", "Completed sessions."),
-        ("voice_seconds", "bigint", "Their stored durations, summed."),
+        ("member_id", "bigint"),
+        ("week_start_date", "date"),
+        ("discord_channel_id", "bigint"),
+        ("hour_of_day", "smallint"),
+        ("sessions", "integer"),
+        ("voice_seconds", "bigint"),
     ],
 )

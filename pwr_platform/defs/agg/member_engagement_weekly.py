@@ -27,11 +27,11 @@ from pwr_platform.defs.table_metadata import table_metadata
     metadata=table_metadata(
         "pwr_agg.member_engagement_weekly",
         [
-            ("week_start_date", "date", "Monday of the ISO week."),
-            ("member_id", "bigint", "pwr_core.members.member_id."),
-            ("total_voice_seconds", "bigint", "Sum of the week's member_voice_daily seconds."),
-            ("events_attended", "integer", "Attended completed events starting in the week."),
-            ("distinct_event_types", "integer", "Distinct types among those events."),
+            ("week_start_date", "date"),
+            ("member_id", "bigint"),
+            ("total_voice_seconds", "bigint"),
+            ("events_attended", "integer"),
+            ("distinct_event_types", "integer"),
         ],
         sql=["member_engagement_weekly", "stale_aggregate_days"],
     ),

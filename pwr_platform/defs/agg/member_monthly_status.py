@@ -28,9 +28,9 @@ from pwr_platform.defs.table_metadata import table_metadata
     metadata=table_metadata(
         "pwr_agg.member_monthly_status",
         [
-            ("month_start_date", "date", "First day of the month."),
-            ("member_id", "bigint", "pwr_core.members.member_id."),
-            ("was_active", "boolean", "Voice or an attended event in the month."),
+            ("month_start_date", "date"),
+            ("member_id", "bigint"),
+            ("was_active", "boolean"),
         ],
         sql=["member_monthly_status", "stale_aggregate_days"],
     ),

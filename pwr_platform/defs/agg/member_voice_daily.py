@@ -22,10 +22,10 @@ from pwr_platform.defs.table_metadata import table_metadata
     metadata=table_metadata(
         "pwr_agg.member_voice_daily",
         [
-            ("activity_date", "date", "Local day (PWR_TIMEZONE)."),
-            ("member_id", "bigint", "pwr_core.members.member_id."),
-            ("total_sessions", "integer", "Completed sessions that started this day."),
-            ("total_voice_seconds", "bigint", "Seconds of completed sessions inside this day."),
+            ("activity_date", "date"),
+            ("member_id", "bigint"),
+            ("total_sessions", "integer"),
+            ("total_voice_seconds", "bigint"),
         ],
         sql=["member_voice_daily", "stale_aggregate_days"],
     ),

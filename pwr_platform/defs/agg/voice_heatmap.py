@@ -27,10 +27,10 @@ from pwr_platform.defs.table_metadata import table_metadata
     metadata=table_metadata(
         "pwr_agg.voice_heatmap",
         [
-            ("weekday", "integer", "ISO weekday, 1 = Monday … 7 = Sunday."),
-            ("weekday_name", "text", "Monday … Sunday."),
-            ("hour_of_day", "integer", "0 … 23, local time."),
-            ("voice_hours", "numeric", "Total voice hours in that hour over all days."),
+            ("weekday", "integer"),
+            ("weekday_name", "text"),
+            ("hour_of_day", "integer"),
+            ("voice_hours", "numeric"),
         ],
         sql=["voice_heatmap", "stale_aggregate_days"],
         also_writes=["pwr_agg.voice_heatmap_hourly"],

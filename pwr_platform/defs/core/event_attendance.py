@@ -10,12 +10,12 @@ from pwr_platform.settings import get_settings
 from pwr_platform.transforms.attendance import refresh_attendance_many
 
 COLUMNS = [
-    ("event_id", "bigint", "pwr_core.events (the partition key)."),
-    ("member_id", "bigint", "pwr_core.members."),
-    ("first_join_ts", "timestamptz", "Earliest start of the member's sessions overlapping the window."),
-    ("last_leave_ts", "timestamptz", "Latest end of those sessions (window end if still open)."),
-    ("total_voice_seconds", "integer", "Seconds of those sessions inside the window (per piece rounded)."),
-    ("joined_on_time", "boolean", "first_join_ts <= scheduled start + PWR_ON_TIME_GRACE_MINUTES."),
+    ("event_id", "bigint"),
+    ("member_id", "bigint"),
+    ("first_join_ts", "timestamptz"),
+    ("last_leave_ts", "timestamptz"),
+    ("total_voice_seconds", "integer"),
+    ("joined_on_time", "boolean"),
 ]
 
 

@@ -16,19 +16,19 @@ from pwr_platform.defs.table_metadata import materialized_table_metadata, table_
 from pwr_platform.transforms.events import refresh_events
 
 COLUMNS = [
-    ("event_id", "bigint", "Warehouse key; also the event_attendance partition key."),
-    ("external_event_id", "text", "'discord:<id>' or the imported id (unique)."),
-    ("name", "text", "Latest name."),
-    ("description", "text", "Latest description."),
-    ("event_type", "text", "scrim / inhouse / meeting …"),
-    ("scheduled_start_ts", "timestamptz", "Latest scheduled start."),
-    ("scheduled_end_ts", "timestamptz", "Latest scheduled end."),
-    ("actual_start_ts", "timestamptz", "First seen active."),
-    ("actual_end_ts", "timestamptz", "First seen completed, or stamped by `pwr events complete`."),
-    ("host_member_id", "bigint", "Creator / host (pwr_core.members)."),
-    ("status", "text", "scheduled | active | completed | cancelled."),
-    ("discord_guild_id", "bigint", "Guild (NULL for imported events without PWR_GUILD_ID)."),
-    ("changed_xid", "xid8", "Transaction that last changed what attendance depends on."),
+    ("event_id", "bigint"),
+    ("external_event_id", "text"),
+    ("name", "text"),
+    ("description", "text"),
+    ("event_type", "text"),
+    ("scheduled_start_ts", "timestamptz"),
+    ("scheduled_end_ts", "timestamptz"),
+    ("actual_start_ts", "timestamptz"),
+    ("actual_end_ts", "timestamptz"),
+    ("host_member_id", "bigint"),
+    ("status", "text"),
+    ("discord_guild_id", "bigint"),
+    ("changed_xid", "xid8"),
 ]
 
 

@@ -8,19 +8,15 @@ from pwr_platform.defs.table_metadata import materialized_table_metadata, table_
 from pwr_platform.transforms.members import refresh_members
 
 COLUMNS = [
-    ("member_id", "bigint", "Warehouse key."),
-    ("discord_user_id", "bigint", "Discord user id (unique)."),
-    (
-        "first_seen_ts",
-        "timestamptz",
-        "Earliest raw voice event or member record (host-only: the event's scheduled start).",
-    ),
-    ("last_seen_ts", "timestamptz", "Latest raw voice event or member record."),
-    ("is_active", "boolean", "leave_date IS NULL."),
-    ("display_name", "text", "Newest non-empty display name from payloads or member sync."),
-    ("username", "text", "Newest non-empty username from payloads or member sync."),
-    ("join_date", "timestamptz", "Discord's joined_at when synced, else first_seen_ts."),
-    ("leave_date", "timestamptz", "When the member left the guild (NULL while a member)."),
+    ("member_id", "bigint"),
+    ("discord_user_id", "bigint"),
+    ("first_seen_ts", "timestamptz"),
+    ("last_seen_ts", "timestamptz"),
+    ("is_active", "boolean"),
+    ("display_name", "text"),
+    ("username", "text"),
+    ("join_date", "timestamptz"),
+    ("leave_date", "timestamptz"),
 ]
 
 

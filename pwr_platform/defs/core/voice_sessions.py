@@ -10,15 +10,15 @@ from pwr_platform.settings import get_settings
 from pwr_platform.transforms.sessionizer import refresh_voice_sessions
 
 COLUMNS = [
-    ("session_id", "bigint", "Warehouse key (sessions are rebuilt, so ids change)."),
-    ("member_id", "bigint", "pwr_core.members."),
-    ("discord_guild_id", "bigint", "Guild."),
-    ("discord_channel_id", "bigint", "Voice channel of the stay."),
-    ("session_start_ts", "timestamptz", "The join or move that opened it."),
-    ("session_end_ts", "timestamptz", "End; NULL while open. Interval is [start, end)."),
-    ("duration_seconds", "integer", "end − start rounded to whole seconds; NULL while open."),
-    ("is_completed", "boolean", "end IS NOT NULL."),
-    ("close_reason", "text", "leave | move | rejoin | collector_gap | timeout; NULL while open."),
+    ("session_id", "bigint"),
+    ("member_id", "bigint"),
+    ("discord_guild_id", "bigint"),
+    ("discord_channel_id", "bigint"),
+    ("session_start_ts", "timestamptz"),
+    ("session_end_ts", "timestamptz"),
+    ("duration_seconds", "integer"),
+    ("is_completed", "boolean"),
+    ("close_reason", "text"),
 ]
 
 

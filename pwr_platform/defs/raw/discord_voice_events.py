@@ -7,15 +7,15 @@ from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.defs.table_metadata import table_metadata
 
 COLUMNS = [
-    ("id", "bigint", "Storage order (handed out before commit: not a watermark)."),
-    ("discord_user_id", "bigint", "Discord user."),
-    ("discord_guild_id", "bigint", "Discord guild (server)."),
-    ("discord_channel_id", "bigint", "Voice channel (for move: the new one; for leave: the one left)."),
-    ("event_type", "text", "join | leave | move."),
-    ("event_ts", "timestamptz", "When it happened (UTC)."),
-    ("raw_payload", "jsonb", "The source record (bot payload or log line)."),
-    ("ingested_at", "timestamptz", "When the writer stored it."),
-    ("ingest_xid", "xid8", "Inserting transaction: how incremental transforms know what is new."),
+    ("id", "bigint"),
+    ("discord_user_id", "bigint"),
+    ("discord_guild_id", "bigint"),
+    ("discord_channel_id", "bigint"),
+    ("event_type", "text"),
+    ("event_ts", "timestamptz"),
+    ("raw_payload", "jsonb"),
+    ("ingested_at", "timestamptz"),
+    ("ingest_xid", "xid8"),
 ]
 
 
