@@ -33,6 +33,9 @@ from pwr_platform.warehouse.connection import with_database
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE_FIXTURES = {"pg_server_url", "template_db", "warehouse_url", "warehouse_conn", "empty_database_url"}
 SUPERSET_FIXTURES = {"superset", "populated_warehouse"}
+# Modules that change a cluster-wide role's password (the Superset reader role): on a shared
+# server (PWR_TEST_DATABASE_URL) they must not run while the session Superset logs in as it.
+SUPERSET_ROLE_MODULES = {"test_superset_reader.py"}
 
 # pytest-xdist names its workers gw0, gw1, …; a run without workers is worker 0.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -68,11 +71,12 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     """The pytest-xdist group a test must share with others, or None when it may run anywhere.
 
     Every test of the session Superset is in one group ("superset"): it starts once, in one
-    worker (minutes of demo warehouse, Superset start and bundle import). A test that uses a
+    worker (minutes of demo warehouse, Superset start and bundle import); tests that reset the
+    password Superset logs in with join that group and run after its tests. A test that uses a
     module- or class-scoped fixture stays with its module, so that fixture is built once too.
     """
     names = set(getattr(item, "fixturenames", ()))
-    if SUPERSET_FIXTURES & names:
+    if SUPERSET_FIXTURES & names or item.path.name in SUPERSET_ROLE_MODULES:
         return "superset"
     fixtureinfo = getattr(item, "_fixtureinfo", None)
     defs = fixtureinfo.name2fixturedefs.values() if fixtureinfo else ()
@@ -89,10 +93,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         group = xdist_group_of(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+
     # The Superset group is the longest single unit of work: it goes first, so the other worker
-    # spreads everything else around it instead of waiting for it at the end. (Stable sort: the
-    # rest keeps its collection order; with --no-loadscope-reorder xdist keeps this order.)
-    items.sort(key=lambda item: 0 if xdist_group_of(item) == "superset" else 1)
+    # spreads everything else around it instead of waiting for it at the end; within it, the
+    # tests that reset Superset's role password come after every test that uses Superset.
+    # (Stable sort: the rest keeps its collection order; --no-loadscope-reorder keeps this order.)
+    def rank(item: pytest.Item) -> int:
+        if xdist_group_of(item) != "superset":
+            return 2
+        return 1 if item.path.name in SUPERSET_ROLE_MODULES else 0
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
