@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,22 +68,48 @@ def _free(port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def populated_warehouse(
-    pg_server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def superset_warehouse(pg_server_url: str, template_db: str) -> Iterator[str]:
+    """The Superset tests' warehouse database, migrated; ``populated_warehouse`` fills it."""
     with scratch_warehouse(pg_server_url, template_db, "pwr_test_superset") as url:
-        build_demo_warehouse(url, tmp_path_factory.mktemp("demo_home"))
         yield url
 
 
 @pytest.fixture(scope="session")
-def superset(populated_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSuperset]:
+def populated_warehouse(superset_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    build_demo_warehouse(superset_warehouse, tmp_path_factory.mktemp("demo_home"))
+    return superset_warehouse
+
+
+def _start_superset(settings: PwrSettings, warehouse_url: str) -> SupersetSecrets:
+    # The tests log in (browser and REST) far more often than a person: the per-client login
+    # limit (tested on its own in test_superset_config.py) would refuse them with 429.
+    limit_was = os.environ.get("PWR_SUPERSET_LOGIN_RATE_LIMIT")
+    os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = "10000 per minute"
+    try:
+        return start_superset(settings, warehouse_url, echo=lambda _msg: None)
+    finally:  # the server has its environment now; nothing else in the run sees the setting
+        if limit_was is None:
+            os.environ.pop("PWR_SUPERSET_LOGIN_RATE_LIMIT")
+        else:
+            os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = limit_was
+
+
+@pytest.fixture(scope="session")
+def superset(
+    superset_warehouse: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningSuperset]:
+    """Superset on the demo warehouse, its bundle imported.
+
+    Superset's start (metadata set-up, gunicorn, /health) needs the warehouse's roles and tables,
+    not its rows, and spends its time in Superset's own processes: so it runs in a thread while
+    this one builds the demo warehouse (``populated_warehouse``), which takes a minute off the
+    longest stretch of the parallel suite. The bundle is imported once both are done."""
     port = worker_port("PWR_TEST_SUPERSET_PORT", 18088)
     assert _free(port), f"127.0.0.1:{port} is taken: set PWR_TEST_SUPERSET_PORT to a free port"
     home = tmp_path_factory.mktemp("pwr_home")
     settings = PwrSettings(
         home=home,
-        database_url=populated_warehouse,
+        database_url=superset_warehouse,
         superset_port=port,
         superset_admin_user="pwr_test_admin",
         superset_admin_password=None,
@@ -90,23 +117,17 @@ def superset(populated_warehouse: str, tmp_path_factory: pytest.TempPathFactory)
         superset_metadata_url=None,
     )
     t0 = time.monotonic()
-    # The tests log in (browser and REST) far more often than a person: the per-client login
-    # limit (tested on its own in test_superset_config.py) would refuse them with 429.
-    limit_was = os.environ.get("PWR_SUPERSET_LOGIN_RATE_LIMIT")
-    os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = "10000 per minute"
+    starting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="superset-start")
+    start = starting.submit(_start_superset, settings, superset_warehouse)
     try:
-        try:
-            secrets = start_superset(settings, populated_warehouse, echo=lambda _msg: None)
-        finally:  # the server has its environment now; nothing else in the run sees the setting
-            if limit_was is None:
-                os.environ.pop("PWR_SUPERSET_LOGIN_RATE_LIMIT")
-            else:
-                os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = limit_was
-        running = RunningSuperset(settings, secrets, populated_warehouse, superset_url(settings))
+        request.getfixturevalue("populated_warehouse")
+        secrets = start.result()
+        running = RunningSuperset(settings, secrets, superset_warehouse, superset_url(settings))
         running.import_bundle()
-        print(f"\nSuperset up and bundle imported in {time.monotonic() - t0:.1f}s")
+        print(f"\nDemo warehouse built, Superset up and bundle imported in {time.monotonic() - t0:.1f}s")
         yield running
     finally:
+        starting.shutdown(wait=True)  # a start still under way ends before Superset is stopped
         stop_superset(settings)
 
 
