@@ -20,6 +20,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -67,6 +68,23 @@ def run_pwr(settings: dict[str, str], *args: str, timeout: float = 600) -> subpr
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """As root, the system user that owns every embedded server's data directory is created
+    here, once and under the lock, before any worker's tests start servers of their own."""
+    if os.geteuid() == 0 and not os.environ.get("PWR_TEST_DATABASE_URL"):
+        with _server_start_lock():
+            EmbeddedPostgres(REPO_ROOT / ".pwr" / "test-pgdata", 0, REPO_ROOT / ".pwr")._system_user()
+
+
+@contextmanager
+def _server_start_lock() -> Iterator[None]:
+    lock_path = REPO_ROOT / ".pwr" / "test-pgdata.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def xdist_group_of(item: pytest.Item) -> str | None:
     """The pytest-xdist group a test must share with others, or None when it may run anywhere.
 
@@ -87,21 +105,23 @@ def xdist_group_of(item: pytest.Item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    own_group = {item.nodeid: item.get_closest_marker("xdist_group") is not None for item in items}
     for item in items:
         if WAREHOUSE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.warehouse)
         group = xdist_group_of(item)
-        if group:
+        if group and not item.get_closest_marker("xdist_group"):  # a test's own group wins
             item.add_marker(pytest.mark.xdist_group(group))
 
     # The Superset group is the longest single unit of work: it goes first, so the other worker
     # spreads everything else around it instead of waiting for it at the end; within it, the
-    # tests that reset Superset's role password come after every test that uses Superset.
+    # tests that reset Superset's role password come after every test that uses Superset. Tests
+    # that name a group of their own (minutes each, see test_docker_entrypoints.py) come next.
     # (Stable sort: the rest keeps its collection order; --no-loadscope-reorder keeps this order.)
     def rank(item: pytest.Item) -> int:
-        if xdist_group_of(item) != "superset":
-            return 2
-        return 1 if item.path.name in SUPERSET_ROLE_MODULES else 0
+        if xdist_group_of(item) == "superset":
+            return 1 if item.path.name in SUPERSET_ROLE_MODULES else 0
+        return 2 if own_group.get(item.nodeid) else 3
 
     items.sort(key=rank)
 
@@ -121,10 +141,7 @@ def pg_server_url() -> Iterator[str]:
     )
     # Workers start their servers one at a time: as root, the first start creates the system
     # user that owns the data directory, and two concurrent `useradd`s would collide.
-    lock_path = REPO_ROOT / ".pwr" / "test-pgdata.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _server_start_lock():
         already_running = server.is_initialized and server.running_port() is not None
         server.start()
     yield server.url("postgres")

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 from pwr_platform.bi import bundle
-from pwr_platform.bi.superset_api import SupersetClient
+from pwr_platform.bi.superset_api import SupersetApiError, SupersetClient
 from pwr_platform.runtime.superset_service import (
     ASSETS_DIR,
     SupersetSecrets,
@@ -31,6 +32,7 @@ from pwr_platform.runtime.superset_service import (
 from pwr_platform.settings import PwrSettings
 from pwr_platform_tests.conftest import worker_port
 from pwr_platform_tests.demo_warehouse import build_demo_warehouse, scratch_warehouse
+from pwr_platform_tests.superset_bundle import dashboards
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".pwr" / "test-artifacts" / "superset"
@@ -57,9 +59,32 @@ class RunningSuperset:
         )
 
     def import_bundle(self, assets_dir: Path = ASSETS_DIR) -> dict:
-        return bundle.import_bundle(
+        counts = bundle.import_bundle(
             self.client(), assets_dir, self.warehouse_url, self.secrets.db_password.value
         )
+        self.wait_until_dashboards_served(assets_dir)
+        return counts
+
+    def wait_until_dashboards_served(self, assets_dir: Path = ASSETS_DIR, timeout_s: float = 120) -> None:
+        """Until the API a dashboard page loads from answers, for every dashboard of the bundle,
+        with all its charts: a browser test that opens a dashboard right after a re-import then
+        waits for the page, not for a server still busy with the import (the CI miss: no chart
+        tile within 60 s of a re-import). Raises when that takes over ``timeout_s``."""
+        client = self.client()
+        wanted = {d.slug: len({c.config["uuid"] for c in d.charts.values()}) for d in dashboards(assets_dir)}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            served: dict[str, object] = {}
+            for slug in wanted:
+                try:
+                    served[slug] = len(client.get(f"/api/v1/dashboard/{slug}/charts")["result"])
+                except (SupersetApiError, requests.RequestException) as exc:
+                    served[slug] = str(exc)[:200]
+            if served == wanted:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"dashboards not served {timeout_s:.0f}s after the import: {served}")
+            time.sleep(1)
 
 
 def _free(port: int) -> bool:
