@@ -33,7 +33,7 @@ from pwr_platform.warehouse.connection import with_database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE_FIXTURES = {"pg_server_url", "template_db", "warehouse_url", "warehouse_conn", "empty_database_url"}
-SUPERSET_FIXTURES = {"superset", "superset_warehouse", "populated_warehouse"}
+SUPERSET_FIXTURES = {"superset", "populated_warehouse"}
 # Modules that change a cluster-wide role's password (the Superset reader role): on a shared
 # server (PWR_TEST_DATABASE_URL) they must not run while the session Superset logs in as it.
 SUPERSET_ROLE_MODULES = {"test_superset_reader.py"}
@@ -202,8 +202,4 @@ def warehouse_conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
 
 
 # one Superset (and its demo warehouse) for every Superset test module of the session
-from pwr_platform_tests.superset_support import (  # noqa: E402, F401
-    populated_warehouse,
-    superset,
-    superset_warehouse,
-)
+from pwr_platform_tests.superset_support import populated_warehouse, superset  # noqa: E402, F401

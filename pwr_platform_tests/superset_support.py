@@ -13,15 +13,13 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from pwr_platform.bi import bundle
-from pwr_platform.bi.superset_api import SupersetApiError, SupersetClient
+from pwr_platform.bi.superset_api import SupersetClient
 from pwr_platform.runtime.superset_service import (
     ASSETS_DIR,
     SupersetSecrets,
@@ -32,7 +30,6 @@ from pwr_platform.runtime.superset_service import (
 from pwr_platform.settings import PwrSettings
 from pwr_platform_tests.conftest import worker_port
 from pwr_platform_tests.demo_warehouse import build_demo_warehouse, scratch_warehouse
-from pwr_platform_tests.superset_bundle import dashboards
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".pwr" / "test-artifacts" / "superset"
@@ -59,32 +56,9 @@ class RunningSuperset:
         )
 
     def import_bundle(self, assets_dir: Path = ASSETS_DIR) -> dict:
-        counts = bundle.import_bundle(
+        return bundle.import_bundle(
             self.client(), assets_dir, self.warehouse_url, self.secrets.db_password.value
         )
-        self.wait_until_dashboards_served(assets_dir)
-        return counts
-
-    def wait_until_dashboards_served(self, assets_dir: Path = ASSETS_DIR, timeout_s: float = 120) -> None:
-        """Until the API a dashboard page loads from answers, for every dashboard of the bundle,
-        with all its charts: a browser test that opens a dashboard right after a re-import then
-        waits for the page, not for a server still busy with the import (the CI miss: no chart
-        tile within 60 s of a re-import). Raises when that takes over ``timeout_s``."""
-        client = self.client()
-        wanted = {d.slug: len({c.config["uuid"] for c in d.charts.values()}) for d in dashboards(assets_dir)}
-        deadline = time.monotonic() + timeout_s
-        while True:
-            served: dict[str, object] = {}
-            for slug in wanted:
-                try:
-                    served[slug] = len(client.get(f"/api/v1/dashboard/{slug}/charts")["result"])
-                except (SupersetApiError, requests.RequestException) as exc:
-                    served[slug] = str(exc)[:200]
-            if served == wanted:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"dashboards not served {timeout_s:.0f}s after the import: {served}")
-            time.sleep(1)
 
 
 def _free(port: int) -> bool:
@@ -93,48 +67,22 @@ def _free(port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def superset_warehouse(pg_server_url: str, template_db: str) -> Iterator[str]:
-    """The Superset tests' warehouse database, migrated; ``populated_warehouse`` fills it."""
+def populated_warehouse(
+    pg_server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     with scratch_warehouse(pg_server_url, template_db, "pwr_test_superset") as url:
+        build_demo_warehouse(url, tmp_path_factory.mktemp("demo_home"))
         yield url
 
 
 @pytest.fixture(scope="session")
-def populated_warehouse(superset_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    build_demo_warehouse(superset_warehouse, tmp_path_factory.mktemp("demo_home"))
-    return superset_warehouse
-
-
-def _start_superset(settings: PwrSettings, warehouse_url: str) -> SupersetSecrets:
-    # The tests log in (browser and REST) far more often than a person: the per-client login
-    # limit (tested on its own in test_superset_config.py) would refuse them with 429.
-    limit_was = os.environ.get("PWR_SUPERSET_LOGIN_RATE_LIMIT")
-    os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = "10000 per minute"
-    try:
-        return start_superset(settings, warehouse_url, echo=lambda _msg: None)
-    finally:  # the server has its environment now; nothing else in the run sees the setting
-        if limit_was is None:
-            os.environ.pop("PWR_SUPERSET_LOGIN_RATE_LIMIT")
-        else:
-            os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = limit_was
-
-
-@pytest.fixture(scope="session")
-def superset(
-    superset_warehouse: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningSuperset]:
-    """Superset on the demo warehouse, its bundle imported.
-
-    Superset's start (metadata set-up, gunicorn, /health) needs the warehouse's roles and tables,
-    not its rows, and spends its time in Superset's own processes: so it runs in a thread while
-    this one builds the demo warehouse (``populated_warehouse``), which takes a minute off the
-    longest stretch of the parallel suite. The bundle is imported once both are done."""
+def superset(populated_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSuperset]:
     port = worker_port("PWR_TEST_SUPERSET_PORT", 18088)
     assert _free(port), f"127.0.0.1:{port} is taken: set PWR_TEST_SUPERSET_PORT to a free port"
     home = tmp_path_factory.mktemp("pwr_home")
     settings = PwrSettings(
         home=home,
-        database_url=superset_warehouse,
+        database_url=populated_warehouse,
         superset_port=port,
         superset_admin_user="pwr_test_admin",
         superset_admin_password=None,
@@ -142,17 +90,23 @@ def superset(
         superset_metadata_url=None,
     )
     t0 = time.monotonic()
-    starting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="superset-start")
-    start = starting.submit(_start_superset, settings, superset_warehouse)
+    # The tests log in (browser and REST) far more often than a person: the per-client login
+    # limit (tested on its own in test_superset_config.py) would refuse them with 429.
+    limit_was = os.environ.get("PWR_SUPERSET_LOGIN_RATE_LIMIT")
+    os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = "10000 per minute"
     try:
-        request.getfixturevalue("populated_warehouse")
-        secrets = start.result()
-        running = RunningSuperset(settings, secrets, superset_warehouse, superset_url(settings))
+        try:
+            secrets = start_superset(settings, populated_warehouse, echo=lambda _msg: None)
+        finally:  # the server has its environment now; nothing else in the run sees the setting
+            if limit_was is None:
+                os.environ.pop("PWR_SUPERSET_LOGIN_RATE_LIMIT")
+            else:
+                os.environ["PWR_SUPERSET_LOGIN_RATE_LIMIT"] = limit_was
+        running = RunningSuperset(settings, secrets, populated_warehouse, superset_url(settings))
         running.import_bundle()
-        print(f"\nDemo warehouse built, Superset up and bundle imported in {time.monotonic() - t0:.1f}s")
+        print(f"\nSuperset up and bundle imported in {time.monotonic() - t0:.1f}s")
         yield running
     finally:
-        starting.shutdown(wait=True)  # a start still under way ends before Superset is stopped
         stop_superset(settings)
 
 
