@@ -46,8 +46,13 @@ format: install
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
+# Two pytest-xdist workers (PYTEST_WORKERS=0 runs in one process): the session Superset's tests
+# stay together in one worker, started first; the other worker takes everything else around them
+# (groups: pwr_platform_tests/conftest.py). PYTEST_ARGS adds options or selects tests.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 test: install lint superset-install browser proxy-tools
-	$(RUN) pytest
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: install
 	$(RUN) python -m bench

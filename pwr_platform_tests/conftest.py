@@ -5,15 +5,22 @@ PostgreSQL 15 that way), otherwise a dedicated embedded server under ``.pwr/test
 ``PWR_TEST_DB_PORT`` (default 54339), so tests never touch the data of a running ``make up``.
 Migrations run once into a template database; each test clones it (``CREATE DATABASE … TEMPLATE``),
 which takes milliseconds and isolates tests completely.
+
+``make test`` runs the suite in two pytest-xdist workers (``-n 2 --dist loadgroup``). Each worker
+is a session of its own: its own embedded server (port ``PWR_TEST_DB_PORT`` + worker index, data
+under ``.pwr/test-pgdata-gwN``), its own template database, and the other fixed test ports shifted
+by the same index. Tests that share something costly stay in one worker (see ``xdist_group_of``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -31,6 +38,24 @@ os.environ["DAGSTER_HOME"] = str(Path(__import__("tempfile").mkdtemp(prefix="pwr
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE_FIXTURES = {"pg_server_url", "template_db", "warehouse_url", "warehouse_conn", "empty_database_url"}
+SUPERSET_FIXTURES = {"superset", "populated_warehouse"}
+# Modules that change a cluster-wide role's password (the Superset reader role): on a shared
+# server (PWR_TEST_DATABASE_URL) they must not run while the session Superset logs in as it.
+SUPERSET_ROLE_MODULES = {"test_superset_reader.py"}
+
+# pytest-xdist names its workers gw0, gw1, …; a run without workers is worker 0.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_INDEX = int(WORKER.removeprefix("gw") or 0)
+
+
+def worker_port(variable: str, default: int) -> int:
+    """A fixed test port (``variable`` or ``default``) shifted by the worker's index, so that
+    parallel workers never race for one port."""
+    return int(os.environ.get(variable, default)) + WORKER_INDEX
+
+
+# Read at import time by test_docker_entrypoints.py (collected after this file).
+os.environ["PWR_TEST_CODE_SERVER_PORT"] = str(worker_port("PWR_TEST_CODE_SERVER_PORT", 4015))
 
 
 def run_pwr(settings: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -48,10 +73,62 @@ def run_pwr(settings: dict[str, str], *args: str, timeout: float = 600) -> subpr
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """As root, the system user that owns every embedded server's data directory is created
+    here, once and under the lock, before any worker's tests start servers of their own."""
+    if os.geteuid() == 0 and not os.environ.get("PWR_TEST_DATABASE_URL"):
+        with _server_start_lock():
+            EmbeddedPostgres(REPO_ROOT / ".pwr" / "test-pgdata", 0, REPO_ROOT / ".pwr")._system_user()
+
+
+@contextmanager
+def _server_start_lock() -> Iterator[None]:
+    lock_path = REPO_ROOT / ".pwr" / "test-pgdata.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The pytest-xdist group a test must share with others, or None when it may run anywhere.
+
+    Every test of the session Superset is in one group ("superset"): it starts once, in one
+    worker (minutes of demo warehouse, Superset start and bundle import); tests that reset the
+    password Superset logs in with join that group and run after its tests. A test that uses a
+    module- or class-scoped fixture stays with its module, so that fixture is built once too.
+    """
+    names = set(getattr(item, "fixturenames", ()))
+    if SUPERSET_FIXTURES & names or item.path.name in SUPERSET_ROLE_MODULES:
+        return "superset"
+    fixtureinfo = getattr(item, "_fixtureinfo", None)
+    defs = fixtureinfo.name2fixturedefs.values() if fixtureinfo else ()
+    if any(d.scope in ("module", "class", "package") for fixturedefs in defs for d in fixturedefs):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    own_group = {item.nodeid: item.get_closest_marker("xdist_group") is not None for item in items}
     for item in items:
         if WAREHOUSE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.warehouse)
+        group = xdist_group_of(item)
+        if group and not item.get_closest_marker("xdist_group"):  # a test's own group wins
+            item.add_marker(pytest.mark.xdist_group(group))
+
+    # The Superset group is the longest single unit of work: it goes first, so the other worker
+    # spreads everything else around it instead of waiting for it at the end; within it, the
+    # tests that reset Superset's role password come after every test that uses Superset. Tests
+    # that name a group of their own (minutes each, see test_docker_entrypoints.py) come next.
+    # (Stable sort: the rest keeps its collection order; --no-loadscope-reorder keeps this order.)
+    def rank(item: pytest.Item) -> int:
+        if xdist_group_of(item) == "superset":
+            return 1 if item.path.name in SUPERSET_ROLE_MODULES else 0
+        return 2 if own_group.get(item.nodeid) else 3
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -61,13 +138,17 @@ def pg_server_url() -> Iterator[str]:
     if external:
         yield with_database(external, "postgres")
         return
+    suffix = f"-{WORKER}" if WORKER else ""
     server = EmbeddedPostgres(
-        pgdata=REPO_ROOT / ".pwr" / "test-pgdata",
-        port=int(os.environ.get("PWR_TEST_DB_PORT", "54339")),
-        secrets_dir=REPO_ROOT / ".pwr" / "test-secrets",
+        pgdata=REPO_ROOT / ".pwr" / f"test-pgdata{suffix}",
+        port=worker_port("PWR_TEST_DB_PORT", 54339),
+        secrets_dir=REPO_ROOT / ".pwr" / f"test-secrets{suffix}",
     )
-    already_running = server.is_initialized and server.running_port() is not None
-    server.start()
+    # Workers start their servers one at a time: as root, the first start creates the system
+    # user that owns the data directory, and two concurrent `useradd`s would collide.
+    with _server_start_lock():
+        already_running = server.is_initialized and server.running_port() is not None
+        server.start()
     yield server.url("postgres")
     if not already_running:
         server.stop()

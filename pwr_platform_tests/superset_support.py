@@ -28,6 +28,7 @@ from pwr_platform.runtime.superset_service import (
     superset_url,
 )
 from pwr_platform.settings import PwrSettings
+from pwr_platform_tests.conftest import worker_port
 from pwr_platform_tests.demo_warehouse import build_demo_warehouse, scratch_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -76,7 +77,7 @@ def populated_warehouse(
 
 @pytest.fixture(scope="session")
 def superset(populated_warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSuperset]:
-    port = int(os.environ.get("PWR_TEST_SUPERSET_PORT", "18088"))
+    port = worker_port("PWR_TEST_SUPERSET_PORT", 18088)
     assert _free(port), f"127.0.0.1:{port} is taken: set PWR_TEST_SUPERSET_PORT to a free port"
     home = tmp_path_factory.mktemp("pwr_home")
     settings = PwrSettings(

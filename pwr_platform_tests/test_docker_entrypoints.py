@@ -408,6 +408,8 @@ def _superset_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+# Minutes each: a worker of their own (and a compose_pg of its own) under pytest-xdist.
+@pytest.mark.xdist_group("docker-superset-init")
 @pytest.mark.timeout(1800)
 def test_superset_init_never_puts_the_admin_password_on_a_command_line(
     compose_pg: ComposePostgres, tmp_path: Path
@@ -446,6 +448,7 @@ def test_superset_init_never_puts_the_admin_password_on_a_command_line(
 
 
 # --------------------------------------------------------------------------- Superset bundle import
+@pytest.mark.xdist_group("docker-superset-import")
 def test_superset_bundle_import_one_shot(compose_pg: ComposePostgres, tmp_path) -> None:
     """superset-init, superset (gunicorn) and superset-import from their scripts, then import twice."""
     migrated = _run_script("migrate", compose_pg)

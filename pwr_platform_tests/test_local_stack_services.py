@@ -235,7 +235,7 @@ def test_status_shows_real_dagster_running_then_stopped_and_up_starts_past_stale
         deadline = time.monotonic() + 600
         while not daemon_heartbeats(settings)[0]:  # its first beats follow its first code load
             assert time.monotonic() < deadline, "the daemon wrote no healthy heartbeat in 600 s"
-            time.sleep(5)
+            time.sleep(1)
         status = run_pwr(env, "status", timeout=600)
         lines = _status_lines(status.stdout)
         assert status.returncode == 1, "Superset is down: status must fail"

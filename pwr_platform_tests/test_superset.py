@@ -148,6 +148,7 @@ def test_charts_show_member_names_not_ids(superset: RunningSuperset):
 
 
 # ---------------------------------------------------------------------------- browser
+@pytest.mark.browser
 def test_dashboards_render_in_chromium(superset: RunningSuperset):
     from playwright.sync_api import sync_playwright
 

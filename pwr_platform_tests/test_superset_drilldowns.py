@@ -207,6 +207,7 @@ def _member_by_link_text(url: str, text: str) -> tuple[int, str]:
     return rows[0]
 
 
+@pytest.mark.browser
 def test_member_profile_opens_from_a_table_row_with_numbers_equal_to_sql(superset: RunningSuperset):
     url = superset.warehouse_url
     with _browser(superset) as (page, data):
@@ -346,6 +347,7 @@ WHERE e.status = 'completed'
 """
 
 
+@pytest.mark.browser
 def test_event_detail_opens_from_best_events_with_attendees_and_rsvp_equal_to_sql(superset: RunningSuperset):
     url = superset.warehouse_url
     with _browser(superset) as (page, data):

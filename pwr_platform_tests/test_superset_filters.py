@@ -43,7 +43,7 @@ from pwr_platform_tests.superset_support import (
     wait_for_charts,
 )
 
-pytestmark = [pytest.mark.superset, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.superset, pytest.mark.browser, pytest.mark.timeout(1200)]
 
 ARTIFACTS = REPO_ROOT / ".pwr" / "test-artifacts" / "superset" / "filters"
 

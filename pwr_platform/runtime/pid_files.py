@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,8 +71,17 @@ class PidFileCheck:
 
 
 def write_pid_file(path: Path, pid: int) -> ProcessIdentity:
-    """Record ``pid``'s identity (call it right after starting the process)."""
+    """Record ``pid``'s identity (call it right after starting the process).
+
+    ``Popen`` returns once the child has passed the point of no return of ``exec``, but the kernel
+    fills in the new program's arguments a moment later: on a busy machine /proc can still show
+    an empty command line then (seen in a parallel test run). The command line is what people
+    read in the pid file, so it is read again until it shows (a second at most)."""
     identity = process_identity(pid)
+    deadline = time.monotonic() + 1.0
+    while identity is not None and not identity.cmdline and time.monotonic() < deadline:
+        time.sleep(0.01)
+        identity = process_identity(pid)
     if identity is None:
         raise RuntimeError(f"process {pid} exited right after it was started")
     path.parent.mkdir(parents=True, exist_ok=True)
