@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -80,6 +81,9 @@ def test_follow_prints_what_is_appended(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # started with SIGTERM ignored, as a supervisor or test runner may leave it: the command
+        # must still end on SIGTERM (it did not, once, under pytest-xdist)
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -92,4 +96,4 @@ def test_follow_prints_what_is_appended(tmp_path):
         assert lines.get(timeout=60) == "after a restart\n"
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        assert proc.wait(timeout=20) == 0

@@ -8,6 +8,7 @@ the end of one of them, or of all, and with ``-f`` keeps printing what is append
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import deque
 from pathlib import Path
@@ -29,8 +30,17 @@ def _last_lines(path: Path, count: int) -> tuple[list[str], int, int]:
     return [line.decode("utf-8", errors="replace") for line in lines], offset, inode
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _follow(logs: dict[str, Path], prefix: bool, read_to: dict[str, tuple[int, int]]) -> None:
     """Print what is appended to each log (after ``read_to``: offset, inode) until Ctrl-C."""
+    # Stop on Ctrl-C and on SIGTERM alike, whatever the parent left set: a process started with
+    # SIGTERM or SIGINT ignored (as some supervisors and test runners do) would otherwise follow
+    # forever. Seen in a test run under pytest-xdist, where SIGTERM did not end the command.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     offsets = {name: read_to.get(name, (0, None))[0] for name in logs}
     inodes = {name: read_to.get(name, (0, None))[1] for name in logs}
     try:
