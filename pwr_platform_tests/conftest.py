@@ -208,3 +208,27 @@ def warehouse_conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
 
 # one Superset (and its demo warehouse) for every Superset test module of the session
 from pwr_platform_tests.superset_support import populated_warehouse, superset  # noqa: E402, F401
+
+
+@pytest.fixture
+def platform_instance(pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A Dagster instance from the platform's generated ``dagster.yaml``, its storage on a scratch
+    PostgreSQL database (dropped afterwards): what ``pwr up`` gives the webserver and daemon."""
+    import yaml
+    from dagster import DagsterInstance
+
+    from pwr_platform.runtime.dagster_instance import STORAGE_URL_ENV, instance_config
+    from pwr_platform.warehouse.connection import sqlalchemy_url
+
+    name = "pwr_test_dagster_" + os.urandom(4).hex()
+    create_database(pg_server_url, name)
+    try:
+        (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance_config()))
+        monkeypatch.setenv(STORAGE_URL_ENV, sqlalchemy_url(with_database(pg_server_url, name), "psycopg2"))
+        instance = DagsterInstance.from_config(str(tmp_path))
+        try:
+            yield instance
+        finally:
+            instance.dispose()
+    finally:
+        drop_database(pg_server_url, name)

@@ -6,12 +6,10 @@ import os
 import subprocess
 import sys
 
-from dagster import DagsterInstance, Definitions
+from dagster import Definitions
 
 from pwr_platform.definitions import build_definitions
-from pwr_platform.runtime.dagster_instance import REPO_ROOT, STORAGE_URL_ENV, instance_config
-from pwr_platform.warehouse.connection import sqlalchemy_url, with_database
-from pwr_platform_tests.conftest import create_database, drop_database
+from pwr_platform.runtime.dagster_instance import REPO_ROOT
 
 defs = build_definitions()
 
@@ -55,26 +53,11 @@ def test_workspace_yaml_loads_with_dagster_cli() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_instance_keeps_runs_events_and_schedules_in_postgres(
-    pg_server_url: str, tmp_path, monkeypatch
-) -> None:
-    name = "pwr_test_dagster_" + os.urandom(4).hex()
-    create_database(pg_server_url, name)
-    try:
-        import yaml
-
-        (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance_config()))
-        monkeypatch.setenv(STORAGE_URL_ENV, sqlalchemy_url(with_database(pg_server_url, name), "psycopg2"))
-        instance = DagsterInstance.from_config(str(tmp_path))
-        try:
-            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-            assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
-            assert instance.get_runs() == []
-        finally:
-            instance.dispose()
-    finally:
-        drop_database(pg_server_url, name)
+def test_instance_keeps_runs_events_and_schedules_in_postgres(platform_instance) -> None:
+    assert type(platform_instance.run_storage).__name__ == "PostgresRunStorage"
+    assert type(platform_instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    assert type(platform_instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+    assert platform_instance.get_runs() == []
 
 
 SNAPSHOT = REPO_ROOT / "pwr_platform_tests" / "snapshots" / "asset_graph.txt"

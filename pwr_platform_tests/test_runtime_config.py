@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import yaml
-from dagster import DagsterInstance
 
-from pwr_platform.runtime.dagster_instance import MAX_CONCURRENT_RUNS, STORAGE_URL_ENV, instance_config
+from pwr_platform.runtime.dagster_instance import MAX_CONCURRENT_RUNS, instance_config
 from pwr_platform.settings import PwrSettings
 from pwr_platform.warehouse.connection import (
     dagster_storage_url,
-    sqlalchemy_url,
     warehouse_url,
-    with_database,
 )
 from pwr_platform.warehouse.role_passwords import role_passwords_from_settings
-from pwr_platform_tests.conftest import create_database, drop_database
 
 SECRETS = {
     "database_url": "postgresql://pwr:w-pass@db.example:5432/pwr",
@@ -51,18 +45,7 @@ def test_dagster_yaml_names_no_private_module():
     assert instance_config()["concurrency"] == {"runs": {"max_concurrent_runs": MAX_CONCURRENT_RUNS}}
 
 
-def test_the_instance_queues_runs_at_the_configured_limit(pg_server_url, tmp_path, monkeypatch):
-    name = "pwr_test_dagster_" + os.urandom(4).hex()
-    create_database(pg_server_url, name)
-    try:
-        (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(instance_config()))
-        monkeypatch.setenv(STORAGE_URL_ENV, sqlalchemy_url(with_database(pg_server_url, name), "psycopg2"))
-        instance = DagsterInstance.from_config(str(tmp_path))
-        try:
-            assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
-            queue = instance.get_concurrency_config().run_queue_config
-            assert queue.max_concurrent_runs == MAX_CONCURRENT_RUNS
-        finally:
-            instance.dispose()
-    finally:
-        drop_database(pg_server_url, name)
+def test_the_instance_queues_runs_at_the_configured_limit(platform_instance):
+    assert type(platform_instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    queue = platform_instance.get_concurrency_config().run_queue_config
+    assert queue.max_concurrent_runs == MAX_CONCURRENT_RUNS

@@ -111,9 +111,10 @@ def _choose_range_type(page, popover, label: str) -> None:
     before the dropdown has opened)."""
     range_type = popover.locator('[data-test="Range type"]')
     for _ in range(5):
-        if range_type.locator(".ant-select-selection-item").inner_text().strip() == label:
+        # short timeouts: a popover that closed is reopened by _set_date_range, not waited for
+        if range_type.locator(".ant-select-selection-item").inner_text(timeout=10_000).strip() == label:
             return
-        range_type.click()
+        range_type.click(timeout=10_000)
         option = page.locator(".ant-select-item-option:visible", has_text=label).first
         try:
             option.click(timeout=5_000)
@@ -123,21 +124,41 @@ def _choose_range_type(page, popover, label: str) -> None:
     raise AssertionError(f"could not set the Range type to {label}")
 
 
-def _set_date_range(page, nf: NativeFilter, case: dict) -> None:
+def _set_date_range(page, nf: NativeFilter, case: dict, attempts: int = 4) -> None:
+    """Set the Date range through its popover, as a person does. Tried afresh when the popover
+    closes under the pointer: the filter bar re-renders while the dashboard's first queries
+    return, and on a busy machine that can close a popover just opened (seen in full runs; a
+    person would open it again). Nothing is applied until the popover's own Apply, so a retry
+    never leaves half a filter behind."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(1, attempts + 1):
+        try:
+            _fill_date_range(page, nf, case)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts:
+                raise
+            page.keyboard.press("Escape")  # close whatever is half open
+            page.wait_for_timeout(1_000)
+    _apply_filters(page)
+
+
+def _fill_date_range(page, nf: NativeFilter, case: dict) -> None:
     _filter_form(page, nf).locator('[data-test="time-range-trigger"]').click()
     popover = page.locator(".ant-popover:visible").last
+    popover.locator('[data-test="Range type"]').wait_for(state="visible", timeout=10_000)
     if case["range"] == "Last week":
         _choose_range_type(page, popover, "Last")
-        popover.get_by_text("Last week", exact=True).click()
+        popover.get_by_text("Last week", exact=True).click(timeout=10_000)
     else:
         _choose_range_type(page, popover, "Advanced")
         start, end = (s.strip() for s in case["range"].split(" : "))
         bounds = popover.locator('input[type="text"]')
-        bounds.nth(1).wait_for()
-        bounds.nth(0).fill(start)
-        bounds.nth(1).fill(end)
-    popover.locator('[data-test="date-filter-control__apply-button"]').click()
-    _apply_filters(page)
+        bounds.nth(1).wait_for(timeout=10_000)
+        bounds.nth(0).fill(start, timeout=10_000)
+        bounds.nth(1).fill(end, timeout=10_000)
+    popover.locator('[data-test="date-filter-control__apply-button"]').click(timeout=10_000)
 
 
 def _set_select(page, nf: NativeFilter, case: dict) -> None:
