@@ -359,6 +359,22 @@ class EventCommands(app_commands.Group):
         await interaction.response.send_message(refusal(command, ctx.organizer_role_id), ephemeral=True)
         return False
 
+    async def _decide(self, interaction: discord.Interaction, decide, **options) -> None:
+        """What /event start and /event end share: read the events' state, let ``decide``
+        (``start_event`` / ``end_event``) choose, record what it chose, reply with what was recorded."""
+        ctx = self.context
+        states, note = await ctx.states(ctx.config.guild_id)
+        outcome = decide(
+            states,
+            now=ctx.config.clock(),
+            guild_id=ctx.config.guild_id,
+            interaction_id=interaction.id,
+            organizer_id=interaction.user.id,
+            **options,
+        )
+        self._record(outcome)
+        await interaction.response.send_message(outcome.reply + note, ephemeral=True)
+
     def _record(self, outcome: Outcome) -> None:
         if outcome.record is not None:
             self.context.sink.put(outcome.record)
@@ -384,21 +400,14 @@ class EventCommands(app_commands.Group):
         kind: app_commands.Choice[str] | None = None,
         channel: discord.VoiceChannel | discord.StageChannel | None = None,
     ) -> None:
-        ctx = self.context
-        states, note = await ctx.states(ctx.config.guild_id)
-        outcome = start_event(
-            states,
+        await self._decide(
+            interaction,
+            start_event,
             event=event,
             kind=kind.value if kind else None,
             channel_id=channel.id if channel else None,
             voice_channel_id=_voice_channel_id(interaction.user),
-            now=ctx.config.clock(),
-            guild_id=ctx.config.guild_id,
-            interaction_id=interaction.id,
-            organizer_id=interaction.user.id,
         )
-        self._record(outcome)
-        await interaction.response.send_message(outcome.reply + note, ephemeral=True)
 
     @start.autocomplete("event")
     async def start_event_names(
@@ -409,18 +418,7 @@ class EventCommands(app_commands.Group):
     @app_commands.command(name="end", description="End a running event now and complete it.")
     @app_commands.describe(event="The running event (default: the only one running)")
     async def end(self, interaction: discord.Interaction, event: str | None = None) -> None:
-        ctx = self.context
-        states, note = await ctx.states(ctx.config.guild_id)
-        outcome = end_event(
-            states,
-            event=event,
-            now=ctx.config.clock(),
-            guild_id=ctx.config.guild_id,
-            interaction_id=interaction.id,
-            organizer_id=interaction.user.id,
-        )
-        self._record(outcome)
-        await interaction.response.send_message(outcome.reply + note, ephemeral=True)
+        await self._decide(interaction, end_event, event=event)
 
     @end.autocomplete("event")
     async def end_event_names(
