@@ -125,22 +125,65 @@ def chart_state(page) -> list[dict]:
     )
 
 
-def wait_for_charts(page, expected_charts: int, timeout_s: float = 90) -> list[dict]:
-    """Wait until every tile has rendered, errored or said it is empty; returns the final states.
+GRID = '[data-test="chart-grid-component"]'
 
-    When no tile shows at all, the page is loaded once more before giving up: on a busy 2-core
-    machine a dashboard request can be lost while Superset's worker is still busy with a bundle
-    import (seen once in CI), and a person would press reload too. A second miss fails, with a
-    screenshot of what the page showed kept under ``.pwr/test-artifacts``."""
+
+def open_dashboard(page, superset: RunningSuperset, slug: str, expected_charts: int) -> list[dict]:
+    """Open a dashboard as a person does and wait until every chart has drawn (or said why not).
+
+    When no chart tile shows at all within a minute, what the page showed is kept (screenshot,
+    URL, title, text, failed requests) and the dashboard is opened afresh, signing in again when
+    the page went back to the login form: on a busy 2-core machine a request can be lost while
+    Superset's workers are busy (seen in CI), and a person would press reload too. A second miss
+    fails with everything that was kept plus the tail of Superset's own log."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    failed: list[str] = []
+
+    def note(response) -> None:
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.request.method} {response.url}")
+
+    page.on("response", note)
+    url = f"{superset.base_url}/superset/dashboard/{slug}/"
+    misses: list[str] = []
     try:
-        page.wait_for_selector('[data-test="chart-grid-component"]', timeout=60_000)
-    except PlaywrightTimeout:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"no-chart-grid-{int(time.time())}.png"), full_page=True)
-        page.reload(wait_until="load")
-        page.wait_for_selector('[data-test="chart-grid-component"]', timeout=90_000)
+        for attempt in (1, 2):
+            if attempt == 2 and "/login" in page.url:
+                log_in(page, superset)
+            page.goto(url, wait_until="load")
+            try:
+                page.wait_for_selector(GRID, timeout=60_000 if attempt == 1 else 120_000)
+                return wait_for_charts(page, expected_charts)
+            except PlaywrightTimeout:
+                misses.append(_what_the_page_showed(page, f"{slug}-attempt{attempt}", failed))
+        log_file = superset.settings.home / "logs" / "superset.log"
+        log_tail = log_file.read_text(errors="replace")[-4000:] if log_file.exists() else "(no log)"
+        raise AssertionError(
+            f"{slug}: no chart tile after two tries.\n"
+            + "\n".join(misses)
+            + f"\nSuperset log tail:\n{log_tail}"
+        )
+    finally:
+        page.remove_listener("response", note)
+
+
+def _what_the_page_showed(page, name: str, failed: list[str]) -> str:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"no-chart-grid-{name}-{int(time.time())}.png"
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        text = page.inner_text("body", timeout=5_000)[:600]
+        title = page.title()
+    except Exception as exc:  # the page itself may be what broke; keep what can be kept
+        text, title = f"(page unreadable: {exc})", "?"
+    return f"- {name}: url={page.url} title={title!r} screenshot={shot}\n  text={text!r}\n  failed={failed[-15:]}"
+
+
+def wait_for_charts(page, expected_charts: int, timeout_s: float = 90) -> list[dict]:
+    """Wait until every tile has rendered, errored or said it is empty; returns the final states
+    (the page already shows the dashboard's grid: see :func:`open_dashboard`)."""
+    page.wait_for_selector(GRID, timeout=120_000)
     deadline = time.monotonic() + timeout_s
     while True:
         states = chart_state(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import psycopg
@@ -56,3 +57,44 @@ def test_embedded_server_refuses_connections_without_password(tmp_path) -> None:
             raise AssertionError("embedded server accepted a connection without a password")
     finally:
         _pwr(env, "db", "stop")
+
+
+def test_restart_after_a_parent_directory_was_made_private(tmp_path) -> None:
+    """A cluster that stopped fine starts again after a directory above it became private (as
+    root the server runs as its own user, which must still reach the data directory)."""
+    home = tmp_path / "private" / "home"
+    env = {"PWR_HOME": str(home), "PWR_DB_PORT": str(_free_port())}
+    try:
+        assert _pwr(env, "db", "start").returncode == 0
+        assert _pwr(env, "db", "stop").returncode == 0
+        os.chmod(tmp_path / "private", 0o700)
+        restarted = _pwr(env, "db", "start")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        with psycopg.connect(_pwr(env, "db", "url").stdout.strip()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        _pwr(env, "db", "stop")
+
+
+def test_port_taken_is_one_clear_line_not_a_traceback(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PWR_HOME": str(tmp_path / "home"), "PWR_DB_PORT": str(port)}
+        result = _pwr(env, "db", "start")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"127.0.0.1:{port} is taken by another program; set PWR_DB_PORT" in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line_not_a_traceback(tmp_path) -> None:
+    env = {
+        "PWR_HOME": str(tmp_path / "home"),
+        "PWR_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{_free_port()}/pwr",
+    }
+    for command in (("db", "upgrade"), ("db", "current")):
+        result = _pwr(env, *command)
+        assert result.returncode == 1, command
+        assert "Traceback" not in result.stderr, (command, result.stderr)
+        assert result.stderr.startswith("Error: cannot reach PostgreSQL: connection failed"), result.stderr

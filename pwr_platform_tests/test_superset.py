@@ -12,6 +12,7 @@ round trips. Screenshots land in ``.pwr/test-artifacts/superset/``.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from pwr_platform_tests.superset_support import (
     RunningSuperset,
     chart_state,
     log_in,
-    wait_for_charts,
+    open_dashboard,
 )
 
 pytestmark = [pytest.mark.superset, pytest.mark.timeout(600)]
@@ -147,6 +148,14 @@ def test_charts_show_member_names_not_ids(superset: RunningSuperset):
     assert all("member_id" not in r for r in rows)
 
 
+def test_sqlite_metadata_lets_readers_beside_a_writer(superset: RunningSuperset):
+    """The local stack's metadata file is in write-ahead-log mode (superset_config.py), so a
+    dashboard's metadata reads never fail with "database is locked" while a thread writes."""
+    metadata = superset.settings.superset_home / "superset.db"
+    with sqlite3.connect(metadata) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
 # ---------------------------------------------------------------------------- browser
 @pytest.mark.browser
 def test_dashboards_render_in_chromium(superset: RunningSuperset):
@@ -168,8 +177,7 @@ def test_dashboards_render_in_chromium(superset: RunningSuperset):
             log_in(page, superset)
             for slug, expected_charts in DASHBOARDS.items():
                 t0 = time.monotonic()
-                page.goto(f"{base}/superset/dashboard/{slug}/")
-                wait_for_charts(page, expected_charts)
+                open_dashboard(page, superset, slug, expected_charts)
                 page.wait_for_timeout(1500)  # let animations settle before the screenshot
                 states = chart_state(page)
                 timings[slug] = round(time.monotonic() - t0, 1)

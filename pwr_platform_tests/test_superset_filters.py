@@ -40,6 +40,7 @@ from pwr_platform_tests.superset_support import (
     CHROMIUM_FLAGS,
     RunningSuperset,
     log_in,
+    open_dashboard,
     wait_for_charts,
 )
 
@@ -304,8 +305,7 @@ def _exercise(superset: RunningSuperset, boards: list[Dashboard], shots: Path, *
             log_in(page, superset)
             bodies = _capture(page)
             for dashboard in boards:
-                page.goto(f"{superset.base_url}/superset/dashboard/{dashboard.slug}/")
-                wait_for_charts(page, len(dashboard.charts))
+                open_dashboard(page, superset, dashboard.slug, len(dashboard.charts))
                 page.screenshot(path=str(shots / f"{dashboard.slug}-unfiltered.png"), full_page=True)
                 for nf in dashboard.native_filters():
                     for case in _cases(nf, superset.warehouse_url)[: 1 if only_first_case else None]:

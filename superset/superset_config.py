@@ -41,6 +41,26 @@ SQLALCHEMY_DATABASE_URI = os.environ.get("PWR_SUPERSET_METADATA_URL") or (
     f"sqlite:///{_superset_home / 'superset.db'}?check_same_thread=false"
 )
 
+if SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+    # The local stack's SQLite metadata is read and written by every gunicorn thread at once
+    # (each request logs an action row). In SQLite's default rollback journal a writer blocks
+    # readers while it commits and a second writer fails with "database is locked" after five
+    # seconds — under load, a dashboard's own metadata requests fail that way. Write-ahead
+    # logging lets readers go on beside the writer, and writers wait up to 30 s for each other.
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"timeout": 30}}
+
+    @event.listens_for(Engine, "connect")
+    def _sqlite_write_ahead_log(dbapi_connection, _record) -> None:
+        if type(dbapi_connection).__module__.startswith("sqlite3"):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+
 APP_NAME = "PwR Analytics"
 
 

@@ -153,6 +153,16 @@ class EmbeddedPostgres:
                 "jit = off\n"
             )
 
+    def _let_server_user_reach_pgdata(self) -> None:
+        """As root, make every directory above the data directory traversable again.
+
+        ``init`` does this once, but a parent can be made private afterwards (``chmod 700 ~``, or
+        pytest re-tightening ``/tmp/pytest-of-root`` when another session starts): the server's
+        own user then cannot reach its data and ``pg_ctl start`` fails with "Permission denied"
+        on a cluster that was fine when it stopped."""
+        if self._system_user() is not None:
+            _pgserver_utils().ensure_prefix_permissions(self.pgdata)
+
     def running_port(self) -> int | None:
         """Port of the running postmaster (from ``postmaster.pid``), or None when stopped."""
         proc = self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False)
@@ -171,6 +181,7 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(
                 f"127.0.0.1:{self.port} is taken by another program; set PWR_DB_PORT to a free port"
             )
+        self._let_server_user_reach_pgdata()
         self._run(
             "pg_ctl",
             "start",
