@@ -88,6 +88,34 @@ def test_trend_chart_just_after_a_boundary_ends_with_a_complete_period(boundary_
         )
 
 
+# "Last week" / "Last month" as Superset computes them on a Thursday inside the data: the 7 days,
+# or the month, before that day. Each holds the start of the period then in progress.
+THURSDAY = date(2026, 5, 28)
+LAST = {
+    "P1W": (date(2026, 5, 21), THURSDAY, date(2026, 5, 18)),  # range, and the one whole week wanted
+    "P1M": (date(2026, 4, 28), THURSDAY, date(2026, 4, 1)),
+}
+
+
+@pytest.mark.parametrize(
+    "chart", [c for c in PERIOD_CHARTS if c.params.get("time_grain_sqla") in LAST], ids=lambda c: c.stem
+)
+def test_last_week_and_last_month_show_the_last_whole_period(boundary_warehouse: str, chart: Chart):
+    """The dashboards' "Last week" on a weekly trend shows the last complete week, whole (and
+    "Last month" the last complete month) — not nothing, and not a few days of a week drawn as if
+    they were all of it. The range acts on the chart's date-range column, as Superset applies it."""
+    start, end, wanted = LAST[chart.params["time_grain_sqla"]]
+    column = chart.temporal_filters()[0]["subject"]
+    sql, groups, _ = chart_sql(chart, [f"{column} >= '{start}' AND {column} < '{end}'"])
+    shown = _rows(boundary_warehouse, sql)
+    everything = _rows(boundary_warehouse, chart_sql(chart, [])[0])
+    whole = sorted(r for r in everything if r[0] == wanted)
+    assert whole, f"{chart.stem}: the demo data has no {wanted} period to show"
+    assert sorted(shown) == whole, (
+        f"{chart.stem}: {column} in [{start}, {end}) shows {shown[:4]}, not {whole[:4]}"
+    )
+
+
 def test_without_the_filters_the_running_periods_would_be_drawn(boundary_warehouse: str):
     """The simulated data does reach into Monday 1 June, so the filters above are not vacuous."""
     for stem in (

@@ -12,6 +12,7 @@ import pytest
 from pwr_platform_tests.superset_bundle import (
     COMPLETE_PERIOD_FILTER,
     NOT_DATE_FILTERED,
+    TEMPORAL_RANGE,
     Chart,
     charts,
     dashboards,
@@ -40,8 +41,48 @@ def test_every_chart_declares_its_time_column_and_temporal_filter(chart: Chart):
     assert chart.dataset["main_dttm_col"], (
         f"{chart.stem}: dataset {chart.dataset['table_name']} has no main_dttm_col"
     )
-    if chart.params.get("x_axis") and (chart.column(chart.params["x_axis"]) or {}).get("is_dttm"):
-        assert chart.params["x_axis"] == column, f"{chart.stem}: the date range must act on the x axis"
+    x_axis = chart.params.get("x_axis")
+    if x_axis and (chart.column(x_axis) or {}).get("is_dttm"):
+        # Superset applies a dashboard's date range to a time series' x axis, whatever column the
+        # chart's own TEMPORAL_RANGE filter names
+        assert x_axis == column, f"{chart.stem}: the date range must act on the x axis"
+        if _draws_complete_periods(chart):
+            wanted = PERIOD_END[chart.params["time_grain_sqla"]]
+            assert column == wanted, f"{chart.stem}: the date range must select whole periods by {wanted}"
+    for f in chart.params.get("adhoc_filters_b", []):  # a mixed chart's second query: the same range
+        if f.get("operator") == TEMPORAL_RANGE:
+            assert f["subject"] == column, f"{chart.stem}: query B filters {f['subject']}, not {column}"
+
+
+# A trend by week or month is drawn and filtered by the period's last day (truncated to the week
+# or month, so its points still sit at the period's start), so a range holds whole periods (a week
+# is in a range when it ends in it): Superset's "Last week" is the 7 days before today, which
+# always hold one Monday, the start of the week in progress — by its start, a weekly chart showed
+# nothing on six days of seven. By its last day it shows the last complete week.
+PERIOD_END = {"P1W": "week_end_date", "P1M": "month_end_date"}
+PERIOD_TABLES = {"week_start_date": "week_end_date", "month_start_date": "month_end_date"}
+
+
+def _draws_complete_periods(chart: Chart) -> bool:
+    return chart.params.get("time_grain_sqla") in PERIOD_END and any(
+        f.get("filterOptionName", "").startswith(COMPLETE_PERIOD_FILTER)
+        for f in chart.params["adhoc_filters"]
+    )
+
+
+@pytest.mark.parametrize("chart", ALL_CHARTS, ids=lambda c: c.stem)
+def test_weekly_and_monthly_tables_are_filtered_by_whole_periods(chart: Chart):
+    """Every chart over a table with a row per week or month (a member's week, the monthly status)
+    takes the date range on the period's last day, like the trend charts: "Last month" shows the
+    last complete month, not the one that began a few days ago."""
+    temporal = chart.temporal_filters()
+    period_start = chart.dataset["main_dttm_col"]
+    if not temporal or period_start not in PERIOD_TABLES:
+        return
+    wanted = PERIOD_TABLES[period_start]
+    assert temporal[0]["subject"] == wanted, f"{chart.stem}: filter by {wanted}, not {temporal[0]['subject']}"
+    declared = chart.column(wanted)
+    assert declared and declared["is_dttm"] and "whole" in declared["description"], chart.stem
 
 
 @pytest.mark.parametrize("chart", ALL_CHARTS, ids=lambda c: c.stem)

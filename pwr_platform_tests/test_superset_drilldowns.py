@@ -284,7 +284,7 @@ def test_member_profile_opens_from_a_table_row_with_numbers_equal_to_sql(superse
     ((current_week,),) = _sql(url, "SELECT current_week_start FROM pwr_agg.reporting_periods")
     complete = [row for row in weekly if row[0] < current_week]
     assert [
-        (r["week_start_date"], _r(r["voice_hours"])) for r in data.rows("Member's voice hours per week")
+        (r["week_end_date"], _r(r["voice_hours"])) for r in data.rows("Member's voice hours per week")
     ] == [(_day_ms(w), _r(h)) for w, h, *_ in complete]
     activity = [float(a) for _, _, a, _, _ in complete]
     rolling = [
@@ -437,7 +437,8 @@ def test_event_detail_opens_from_best_events_with_attendees_and_rsvp_equal_to_sq
         if n is not None:
             acc[0] += a
             acc[1] += n
-    assert [(r["window_start_ts"], _r(r["conversion"])) for r in data.rows("RSVP conversion per week")] == [
+    # drawn by each week's last day truncated to the week: points at the Monday, as before
+    assert [(r["week_end_date"], _r(r["conversion"])) for r in data.rows("RSVP conversion per week")] == [
         (w, _r(a / n) if n else None) for w, (a, n) in sorted(weeks.items())
     ]
 
