@@ -1,0 +1,195 @@
+"""A deterministic demo Dota 2 league in OpenDota's JSON shapes, played by the simulated members.
+
+``pwr simulate`` writes it beside the simulated community (``PWR_HOME/demo/dota``) and loads it
+through the same import as saved API responses, so ``make up`` shows the Dota dashboard with no
+network. Everything is labelled demo data (the league is "PwR Demo League (demo data)", the
+documents carry ``"pwr_demo": true``) and follows from the simulation's seed and period alone.
+
+The players are the simulation's most active members (the ones who also come to inhouse
+nights), each with a made-up Steam account id linked to their Discord id: league results and
+event attendance meet as they would for a real community.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from random import Random
+
+from pwr_platform.ingest.simulator import Simulation
+
+DEMO_LEAGUE_ID = 900_001
+DEMO_LEAGUE_NAME = "PwR Demo League (demo data)"
+FIRST_MATCH_ID = 7_900_000_000
+FIRST_ACCOUNT_ID = 310_000_000
+PLAYER_POOL = 30
+MATCH_DAYS = {2: 20, 6: 18}  # Wednesday 20:00 and Sunday 18:00, local time
+MATCHES_PER_NIGHT = 2
+
+# (id, internal name, localized name, popularity): real OpenDota hero ids and names.
+HEROES = [
+    (1, "antimage", "Anti-Mage", 3.0), (2, "axe", "Axe", 4.0), (5, "crystal_maiden", "Crystal Maiden", 5.0),
+    (8, "juggernaut", "Juggernaut", 6.0), (11, "nevermore", "Shadow Fiend", 3.5), (14, "pudge", "Pudge", 9.0),
+    (17, "storm_spirit", "Storm Spirit", 2.5), (18, "sven", "Sven", 2.0), (22, "zuus", "Zeus", 3.0),
+    (26, "lion", "Lion", 5.5), (27, "shadow_shaman", "Shadow Shaman", 3.0), (31, "lich", "Lich", 2.5),
+    (35, "sniper", "Sniper", 4.5), (41, "faceless_void", "Faceless Void", 3.5),
+    (44, "phantom_assassin", "Phantom Assassin", 5.0), (49, "dragon_knight", "Dragon Knight", 2.0),
+    (53, "furion", "Nature's Prophet", 2.5), (74, "invoker", "Invoker", 4.0), (86, "rubick", "Rubick", 3.0),
+    (93, "slark", "Slark", 2.5), (96, "centaur", "Centaur Warrunner", 1.5),
+    (104, "legion_commander", "Legion Commander", 3.0), (106, "ember_spirit", "Ember Spirit", 1.5),
+    (129, "mars", "Mars", 1.0),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoPlayer:
+    discord_user_id: int
+    account_id: int
+    name: str
+    skill: float
+
+
+@dataclass(frozen=True)
+class DemoLeague:
+    heroes: list[dict]
+    league: dict
+    matches: list[dict]
+    links: list[tuple[int, int]]
+
+    def write(self, folder: Path) -> list[Path]:
+        """The league as saved API responses plus the links CSV; returns the JSON files written."""
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {
+            folder / "heroes.json": self.heroes,
+            folder / f"league_{DEMO_LEAGUE_ID}.json": self.league,
+            folder / f"league_{DEMO_LEAGUE_ID}_matches.json": self.matches,
+        }
+        for path, document in files.items():
+            path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        with (folder / "player_links.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["account_id", "discord_user_id"])
+            writer.writerows(self.links)
+        return list(files)
+
+
+def _players(sim: Simulation) -> list[DemoPlayer]:
+    members = []
+    for index in range(sim.config.members):
+        member = sim._member(index, Random(f"pwr-sim:{sim.config.seed}:member:{index}"))
+        members.append(member)
+    pool = sorted(members, key=lambda m: (-m.weight, m.index))[:PLAYER_POOL]
+    rng = Random(f"pwr-sim:{sim.config.seed}:dota:players")
+    return [
+        DemoPlayer(
+            discord_user_id=m.user_id,
+            account_id=FIRST_ACCOUNT_ID + m.index * 7 + 3,
+            name=m.display_name,
+            skill=math.log(m.weight) + rng.gauss(0, 0.6),
+        )
+        for m in sorted(pool, key=lambda m: m.index)
+    ]
+
+
+def _player_doc(rng: Random, player: DemoPlayer, slot: int, hero_id: int, won: bool, minutes: float) -> dict:
+    radiant = slot < 128
+    edge = player.skill + (0.6 if won else -0.6)
+    kills = max(0, round(rng.gauss(6 + 2 * edge, 3)))
+    deaths = max(0, round(rng.gauss(6 - 1.5 * edge, 2.5)))
+    assists = max(0, round(rng.gauss(10 + edge, 4)))
+    gpm = max(150, round(rng.gauss(430 + 60 * edge, 90)))
+    xpm = max(150, round(rng.gauss(480 + 50 * edge, 80)))
+    return {
+        "match_id": None,  # filled by the caller
+        "account_id": player.account_id,
+        "player_slot": slot,
+        "hero_id": hero_id,
+        "isRadiant": radiant,
+        "win": int(won),
+        "lose": int(not won),
+        "kills": kills,
+        "deaths": deaths,
+        "assists": assists,
+        "gold_per_min": gpm,
+        "xp_per_min": xpm,
+        "last_hits": max(0, round(gpm * minutes / 9 + rng.gauss(0, 25))),
+        "net_worth": round(gpm * minutes * rng.uniform(0.85, 1.05)),
+        "personaname": player.name,
+    }
+
+
+def demo_league(sim: Simulation) -> DemoLeague:
+    """The demo league of ``sim``'s period: two matches every Wednesday and Sunday evening."""
+    players = _players(sim)
+    heroes = [
+        {"id": hero_id, "name": f"npc_dota_hero_{name}", "localized_name": shown}
+        for hero_id, name, shown, _ in HEROES
+    ]
+    league = {"leagueid": DEMO_LEAGUE_ID, "name": DEMO_LEAGUE_NAME, "tier": "amateur", "pwr_demo": True}
+    matches: list[dict] = []
+    if len(players) >= 10:
+        rng = Random(f"pwr-sim:{sim.config.seed}:dota:matches")
+        hero_ids = [h[0] for h in HEROES]
+        popularity = [h[3] for h in HEROES]
+        day = sim.start.astimezone(sim.tz).date()
+        while True:
+            if day.weekday() in MATCH_DAYS:
+                for game in range(MATCHES_PER_NIGHT):
+                    start = sim._local(day, MATCH_DAYS[day.weekday()]) + timedelta(minutes=70 * game)
+                    if start >= sim.end:
+                        break
+                    matches.append(_match(rng, players, hero_ids, popularity, start, len(matches)))
+            day += timedelta(days=1)
+            if sim._local(day, 0) >= sim.end:
+                break
+    links = [(p.account_id, p.discord_user_id) for p in players]
+    return DemoLeague(heroes=heroes, league=league, matches=matches, links=links)
+
+
+def _match(
+    rng: Random,
+    players: list[DemoPlayer],
+    hero_ids: list[int],
+    popularity: list[float],
+    start: datetime,
+    n: int,
+) -> dict:
+    ten = rng.sample(players, 10)
+    radiant, dire = ten[:5], ten[5:]
+    picks: list[int] = []
+    while len(picks) < 10:
+        hero = rng.choices(hero_ids, weights=popularity)[0]
+        if hero not in picks:
+            picks.append(hero)
+    edge = sum(p.skill for p in radiant) - sum(p.skill for p in dire)
+    radiant_win = rng.random() < 1 / (1 + math.exp(-(edge * 0.6 + 0.15)))
+    duration = round(max(15 * 60, min(80 * 60, rng.lognormvariate(math.log(38 * 60), 0.22))))
+    minutes = duration / 60
+    match_id = FIRST_MATCH_ID + n * 37
+    docs = []
+    for i, player in enumerate(ten):
+        slot = i if i < 5 else 128 + i - 5
+        won = radiant_win if i < 5 else not radiant_win
+        doc = _player_doc(rng, player, slot, picks[i], won, minutes)
+        doc["match_id"] = match_id
+        docs.append(doc)
+    return {
+        "match_id": match_id,
+        "leagueid": DEMO_LEAGUE_ID,
+        "start_time": int(start.timestamp()),
+        "duration": duration,
+        "radiant_win": radiant_win,
+        "radiant_score": sum(d["kills"] for d in docs[:5]),
+        "dire_score": sum(d["kills"] for d in docs[5:]),
+        "game_mode": 2,
+        "lobby_type": 1,
+        "radiant_team": {"team_id": None, "name": f"Team {radiant[0].name}"},
+        "dire_team": {"team_id": None, "name": f"Team {dire[0].name}"},
+        "league": {"leagueid": DEMO_LEAGUE_ID, "name": DEMO_LEAGUE_NAME},
+        "players": docs,
+        "pwr_demo": True,
+    }

@@ -1,0 +1,57 @@
+"""``pwr dota refresh``: fetch the configured leagues' matches that are not stored yet.
+
+One pass: the hero list, each league's document and match list, then ``/matches/{id}`` for each
+match id neither stored nor quarantined. Each match is committed as it lands, so an interrupted
+refresh keeps what it fetched and the next one carries on where it stopped; a second refresh
+right after the first fetches no match at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import psycopg
+
+from pwr_platform.ingest.dota.client import OpenDotaClient, OpenDotaError
+from pwr_platform.ingest.dota.store import (
+    LandingResult,
+    known_match_ids,
+    land_match,
+    land_reference,
+    quarantine,
+)
+
+
+def refresh_leagues(
+    conn: psycopg.Connection,
+    client: OpenDotaClient,
+    league_ids: Sequence[int],
+    log: Callable[[str], None] = lambda _: None,
+) -> LandingResult:
+    """Land every new match of ``league_ids``; raises OpenDotaError when the API keeps failing."""
+    result = LandingResult()
+    heroes = client.get("/heroes")
+    with conn.transaction():
+        land_reference(conn, "heroes", 0, heroes.document, heroes.url, result)
+    for league_id in league_ids:
+        try:
+            league = client.get(f"/leagues/{league_id}")
+            if isinstance(league.document, dict) and league.document.get("name"):
+                with conn.transaction():
+                    land_reference(conn, "league", league_id, league.document, league.url, result)
+        except OpenDotaError as exc:
+            log(f"league {league_id}: no league document ({exc}); its id stands for its name")
+        match_ids = client.league_match_ids(league_id)
+        new = [m for m in match_ids if m not in known_match_ids(conn, match_ids)]
+        log(f"league {league_id}: {len(match_ids)} matches listed, {len(new)} not stored yet")
+        result.already_stored += len(match_ids) - len(new)
+        for match_id in new:
+            fetched = client.match(match_id)
+            with conn.transaction():
+                if fetched.document is None:
+                    quarantine(
+                        conn, fetched.text, fetched.url, f"match {match_id}: not JSON", match_id, result
+                    )
+                else:
+                    land_match(conn, fetched.document, fetched.url, result, expected_match_id=match_id)
+    return result
