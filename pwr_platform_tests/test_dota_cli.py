@@ -119,3 +119,25 @@ def test_refresh_from_a_local_api_then_nothing_new(warehouse_url, warehouse_conn
 )
 def test_refresh_errors_are_one_line(warehouse_url, tmp_path, settings, expected):
     assert one_line_error(pwr_dota(warehouse_url, tmp_path, "refresh", **settings)).startswith(expected)
+
+
+def test_simulate_writes_and_loads_the_demo_league_deterministically(warehouse_url, warehouse_conn, tmp_path):
+    args = ("simulate", "--members", "40", "--days", "14", "--seed", "2", "--end", "2026-11-01")
+    result = run_pwr({"PWR_DATABASE_URL": warehouse_url, "PWR_HOME": str(tmp_path / "a")}, *args)
+    assert result.returncode == 0, result.stderr
+    expected = demo_league(
+        Simulation(SimulationConfig(members=40, days=14, seed=2, end=datetime(2026, 11, 1, tzinfo=UTC)))
+    )
+    assert f"{len(expected.matches)} matches of PwR Demo League (demo data)" in result.stdout
+    folder = tmp_path / "a" / "demo" / "dota"
+    saved = json.loads((folder / f"league_{DEMO_LEAGUE_ID}_matches.json").read_text())
+    assert saved == expected.matches and len(saved) == 8  # two match nights a week, two matches each
+    assert all(m["pwr_demo"] for m in saved)
+    assert warehouse_conn.execute("SELECT count(*) FROM pwr_dota.raw_matches").fetchone()[0] == len(saved)
+    # the players are simulated members: every linked account belongs to a member the simulator wrote
+    unlinked = warehouse_conn.execute(
+        "SELECT count(*) FROM pwr_dota.player_links l WHERE NOT EXISTS "
+        "(SELECT 1 FROM pwr_raw.discord_member_events e WHERE e.discord_user_id = l.discord_user_id)"
+    ).fetchone()[0]
+    assert unlinked == 0
+    assert warehouse_conn.execute("SELECT count(*) FROM pwr_dota.player_links").fetchone()[0] == 30

@@ -222,10 +222,12 @@ def simulate(
             param_hint="--end / --days",
         )
     url = checked_warehouse()
+    sim = Simulation(config)
     if if_empty and _has_voice_events(url):
         click.echo("The warehouse already has voice events; not simulating (--if-empty).")
+        if not _has_dota_matches(url):
+            _demo_dota_league(sim, url)
         return
-    sim = Simulation(config)
     click.echo(
         f"Simulating {members:,} members over {days} days ending {config.end:%Y-%m-%d %H:%M} UTC "
         f"(seed {seed}, guild {config.guild_id}, {len(sim.events)} scheduled events, "
@@ -257,7 +259,30 @@ def simulate(
             f"  {kind:16} {stats.received[kind]:>9,} records: {stats.inserted[kind]:,} inserted, "
             f"{stats.duplicates[kind]:,} already present"
         )
+    _demo_dota_league(sim, url)
     click.echo(f"Done in {time.perf_counter() - started:.1f}s.")
+
+
+def _has_dota_matches(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM pwr_dota.raw_matches)").fetchone()[0]
+
+
+def _demo_dota_league(sim, url: str) -> None:
+    """The demo Dota league of the simulated members (saved API responses under PWR_HOME/demo/dota)."""
+    import psycopg
+
+    from pwr_platform.ingest.dota.demo import DEMO_LEAGUE_NAME, load_demo_league
+
+    folder = get_settings().home / "demo" / "dota"
+    with psycopg.connect(url) as conn:
+        result, links = load_demo_league(conn, sim, folder)
+    click.echo(
+        f"  dota league      {result.stored + result.already_stored:>9,} matches of {DEMO_LEAGUE_NAME} "
+        f"({result.stored:,} new), {links} linked players; files in {folder}"
+    )
 
 
 @click.command("bot")

@@ -193,3 +193,21 @@ def _match(
         "players": docs,
         "pwr_demo": True,
     }
+
+
+def load_demo_league(conn, sim: Simulation, folder: Path):
+    """Write ``sim``'s demo league under ``folder`` and land it as ``pwr dota import`` and
+    ``pwr dota links import`` would; returns the landing figures and the number of links."""
+    from pwr_platform.ingest.dota.files import import_file
+    from pwr_platform.ingest.dota.links import read_links_file
+    from pwr_platform.ingest.dota.store import LandingResult, link_player
+
+    league = demo_league(sim)
+    result = LandingResult()
+    with conn.transaction():
+        for path in league.write(folder):
+            import_file(conn, path, result)
+        links = read_links_file(folder / "player_links.csv") if league.links else []
+        for account_id, discord_user_id in links:
+            link_player(conn, account_id, discord_user_id, "demo data (pwr simulate)")
+    return result, len(links)
