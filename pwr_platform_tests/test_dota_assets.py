@@ -17,7 +17,13 @@ from pwr_platform.defs.dota import checks, tables
 from pwr_platform.defs.keys import DOTA_HEROES, DOTA_LEAGUES, DOTA_MATCH_PLAYERS, DOTA_MATCHES
 from pwr_platform.defs.policy import layer_policy
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.ingest.dota.demo import DEMO_LEAGUE_ID, DEMO_LEAGUE_NAME, demo_league
+from pwr_platform.ingest.dota.demo import (
+    DEMO_CUP_ID,
+    DEMO_CUP_NAME,
+    DEMO_LEAGUE_ID,
+    DEMO_LEAGUE_NAME,
+    demo_league,
+)
 from pwr_platform.ingest.simulator import Simulation, SimulationConfig
 from pwr_platform_tests.conftest import run_pwr
 
@@ -58,7 +64,7 @@ def imported(warehouse_url: str, tmp_path: Path) -> str:
     files = LEAGUE.write(tmp_path / "league")
     result = pwr_dota(warehouse_url, tmp_path, "import", *map(str, files))
     assert result.returncode == 0, result.stderr
-    assert f"Imported 3 files: {len(LEAGUE.matches)} new matches stored" in result.stdout
+    assert f"Imported 5 files: {len(LEAGUE.matches)} new matches stored" in result.stdout
     return warehouse_url
 
 
@@ -67,7 +73,10 @@ def test_the_demo_league_is_materialized_and_equals_its_documents(imported, ware
         ["ten_players_per_match", "exactly_one_winning_side", "no_orphan_players"], True
     )
     q = lambda sql: warehouse_conn.execute(sql).fetchall()  # noqa: E731
-    assert q("SELECT league_id, name FROM pwr_dota.leagues") == [(DEMO_LEAGUE_ID, DEMO_LEAGUE_NAME)]
+    assert q("SELECT league_id, name FROM pwr_dota.leagues ORDER BY 1") == [
+        (DEMO_LEAGUE_ID, DEMO_LEAGUE_NAME),
+        (DEMO_CUP_ID, DEMO_CUP_NAME),
+    ]
     assert q("SELECT count(*) FROM pwr_dota.heroes") == [(len(LEAGUE.heroes),)]
     assert q(
         "SELECT count(*), sum(duration_seconds), count(*) FILTER (WHERE radiant_win) FROM pwr_dota.matches"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pwr_platform.ingest.dota.demo import DEMO_LEAGUE_ID, demo_league
+from pwr_platform.ingest.dota.demo import DEMO_CUP_ID, DEMO_LEAGUE_ID, demo_league
 from pwr_platform.ingest.simulator import Simulation, SimulationConfig
 from pwr_platform_tests.conftest import run_pwr
 from pwr_platform_tests.opendota_server import OpenDotaServer
@@ -94,16 +94,18 @@ def test_links_import_names_every_bad_row_and_field(warehouse_url, warehouse_con
 
 
 def test_refresh_from_a_local_api_then_nothing_new(warehouse_url, warehouse_conn, tmp_path):
-    with OpenDotaServer(LEAGUE.heroes, LEAGUE.league, LEAGUE.matches, page_size=3) as api:
+    with OpenDotaServer(
+        LEAGUE.heroes, LEAGUE.leagues[0], LEAGUE.league_matches(DEMO_LEAGUE_ID), page_size=3
+    ) as api:
         settings = {"PWR_OPENDOTA_URL": api.url, "PWR_DOTA_LEAGUE_IDS": str(DEMO_LEAGUE_ID),
                     "PWR_OPENDOTA_REQUESTS_PER_MINUTE": "6000"}  # fmt: skip
         first = pwr_dota(warehouse_url, tmp_path, "refresh", **settings)
         assert first.returncode == 0, first.stderr
-        assert f"{len(LEAGUE.matches)} new matches stored" in first.stdout
+        assert f"{len(LEAGUE.league_matches(DEMO_LEAGUE_ID))} new matches stored" in first.stdout
         fetched = api.count("/matches/")
         second = pwr_dota(warehouse_url, tmp_path, "refresh", **settings)
         assert "0 new matches stored" in second.stdout
-        assert api.count("/matches/") == fetched == len(LEAGUE.matches)
+        assert api.count("/matches/") == fetched == len(LEAGUE.league_matches(DEMO_LEAGUE_ID)) > 0
 
 
 @pytest.mark.parametrize(
@@ -128,10 +130,20 @@ def test_simulate_writes_and_loads_the_demo_league_deterministically(warehouse_u
     expected = demo_league(
         Simulation(SimulationConfig(members=40, days=14, seed=2, end=datetime(2026, 11, 1, tzinfo=UTC)))
     )
-    assert f"{len(expected.matches)} matches of PwR Demo League (demo data)" in result.stdout
+    assert f"{len(expected.matches)} matches of the demo leagues" in result.stdout
     folder = tmp_path / "a" / "demo" / "dota"
-    saved = json.loads((folder / f"league_{DEMO_LEAGUE_ID}_matches.json").read_text())
-    assert saved == expected.matches and len(saved) == 8  # two match nights a week, two matches each
+    saved = [
+        match
+        for league in (DEMO_LEAGUE_ID, DEMO_CUP_ID)
+        for match in json.loads((folder / f"league_{league}_matches.json").read_text())
+    ]
+    assert sorted(saved, key=lambda m: m["match_id"]) == expected.matches
+    assert len(saved) == 8  # two weeks, two match nights a week (league and cup), two matches each
+    names = {
+        json.loads((folder / f"league_{league}.json").read_text())["name"]
+        for league in (DEMO_LEAGUE_ID, DEMO_CUP_ID)
+    }
+    assert names == {"PwR Demo League (demo data)", "PwR Demo Cup (demo data)"}
     assert all(m["pwr_demo"] for m in saved)
     assert warehouse_conn.execute("SELECT count(*) FROM pwr_dota.raw_matches").fetchone()[0] == len(saved)
     # the players are simulated members: every linked account belongs to a member the simulator wrote

@@ -21,9 +21,15 @@ from pwr_platform.ingest.dota.refresh import refresh_leagues
 from pwr_platform.ingest.simulator import Simulation, SimulationConfig
 from pwr_platform_tests.opendota_server import Fault, OpenDotaServer
 
-LEAGUE = demo_league(
-    Simulation(SimulationConfig(members=40, days=21, seed=3, end=datetime(2026, 11, 30, tzinfo=UTC)))
+DEMO = demo_league(
+    Simulation(SimulationConfig(members=40, days=42, seed=3, end=datetime(2026, 11, 30, tzinfo=UTC)))
 )
+
+
+class LEAGUE:  # the league the local API serves
+    heroes = DEMO.heroes
+    league = DEMO.leagues[0]
+    matches = DEMO.league_matches(DEMO_LEAGUE_ID)
 
 
 @pytest.fixture

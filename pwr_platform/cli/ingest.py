@@ -274,13 +274,13 @@ def _demo_dota_league(sim, url: str) -> None:
     """The demo Dota league of the simulated members (saved API responses under PWR_HOME/demo/dota)."""
     import psycopg
 
-    from pwr_platform.ingest.dota.demo import DEMO_LEAGUE_NAME, load_demo_league
+    from pwr_platform.ingest.dota.demo import load_demo_league
 
     folder = get_settings().home / "demo" / "dota"
     with psycopg.connect(url) as conn:
         result, links = load_demo_league(conn, sim, folder)
     click.echo(
-        f"  dota league      {result.stored + result.already_stored:>9,} matches of {DEMO_LEAGUE_NAME} "
+        f"  dota leagues     {result.stored + result.already_stored:>9,} matches of the demo leagues "
         f"({result.stored:,} new), {links} linked players; files in {folder}"
     )
 

@@ -1,8 +1,9 @@
-"""A deterministic demo Dota 2 league in OpenDota's JSON shapes, played by the simulated members.
+"""Deterministic demo Dota 2 leagues in OpenDota's JSON shapes, played by the simulated members.
 
 ``pwr simulate`` writes it beside the simulated community (``PWR_HOME/demo/dota``) and loads it
 through the same import as saved API responses, so ``make up`` shows the Dota dashboard with no
-network. Everything is labelled demo data (the league is "PwR Demo League (demo data)", the
+network. Everything is labelled demo data ("PwR Demo League (demo data)" and "PwR Demo Cup (demo
+data)", the
 documents carry ``"pwr_demo": true``) and follows from the simulation's seed and period alone.
 
 The players are the simulation's most active members (the ones who also come to inhouse
@@ -24,10 +25,14 @@ from pwr_platform.ingest.simulator import Simulation
 
 DEMO_LEAGUE_ID = 900_001
 DEMO_LEAGUE_NAME = "PwR Demo League (demo data)"
+DEMO_CUP_ID = 900_002
+DEMO_CUP_NAME = "PwR Demo Cup (demo data)"
+DEMO_LEAGUES = {DEMO_LEAGUE_ID: DEMO_LEAGUE_NAME, DEMO_CUP_ID: DEMO_CUP_NAME}
 FIRST_MATCH_ID = 7_900_000_000
 FIRST_ACCOUNT_ID = 310_000_000
 PLAYER_POOL = 30
-MATCH_DAYS = {2: 20, 6: 18}  # Wednesday 20:00 and Sunday 18:00, local time
+# weekday → (local hour, league): the league plays Wednesdays at 20:00, the cup Sundays at 18:00
+MATCH_DAYS = {2: (20, DEMO_LEAGUE_ID), 6: (18, DEMO_CUP_ID)}
 MATCHES_PER_NIGHT = 2
 
 # (id, internal name, localized name, popularity): real OpenDota hero ids and names.
@@ -56,18 +61,21 @@ class DemoPlayer:
 @dataclass(frozen=True)
 class DemoLeague:
     heroes: list[dict]
-    league: dict
+    leagues: list[dict]
     matches: list[dict]
     links: list[tuple[int, int]]
 
+    def league_matches(self, league_id: int) -> list[dict]:
+        return [m for m in self.matches if m["leagueid"] == league_id]
+
     def write(self, folder: Path) -> list[Path]:
-        """The league as saved API responses plus the links CSV; returns the JSON files written."""
+        """The leagues as saved API responses plus the links CSV; returns the JSON files written."""
         folder.mkdir(parents=True, exist_ok=True)
-        files = {
-            folder / "heroes.json": self.heroes,
-            folder / f"league_{DEMO_LEAGUE_ID}.json": self.league,
-            folder / f"league_{DEMO_LEAGUE_ID}_matches.json": self.matches,
-        }
+        files: dict[Path, object] = {folder / "heroes.json": self.heroes}
+        for league in self.leagues:
+            league_id = league["leagueid"]
+            files[folder / f"league_{league_id}.json"] = league
+            files[folder / f"league_{league_id}_matches.json"] = self.league_matches(league_id)
         for path, document in files.items():
             path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         with (folder / "player_links.csv").open("w", newline="", encoding="utf-8") as out:
@@ -123,13 +131,17 @@ def _player_doc(rng: Random, player: DemoPlayer, slot: int, hero_id: int, won: b
 
 
 def demo_league(sim: Simulation) -> DemoLeague:
-    """The demo league of ``sim``'s period: two matches every Wednesday and Sunday evening."""
+    """The demo leagues of ``sim``'s period: two matches every Wednesday (the league) and Sunday
+    (the cup) evening."""
     players = _players(sim)
     heroes = [
         {"id": hero_id, "name": f"npc_dota_hero_{name}", "localized_name": shown}
         for hero_id, name, shown, _ in HEROES
     ]
-    league = {"leagueid": DEMO_LEAGUE_ID, "name": DEMO_LEAGUE_NAME, "tier": "amateur", "pwr_demo": True}
+    leagues = [
+        {"leagueid": league_id, "name": name, "tier": "amateur", "pwr_demo": True}
+        for league_id, name in DEMO_LEAGUES.items()
+    ]
     matches: list[dict] = []
     if len(players) >= 10:
         rng = Random(f"pwr-sim:{sim.config.seed}:dota:matches")
@@ -139,15 +151,16 @@ def demo_league(sim: Simulation) -> DemoLeague:
         while True:
             if day.weekday() in MATCH_DAYS:
                 for game in range(MATCHES_PER_NIGHT):
-                    start = sim._local(day, MATCH_DAYS[day.weekday()]) + timedelta(minutes=70 * game)
+                    hour, league_id = MATCH_DAYS[day.weekday()]
+                    start = sim._local(day, hour) + timedelta(minutes=70 * game)
                     if start >= sim.end:
                         break
-                    matches.append(_match(rng, players, hero_ids, popularity, start, len(matches)))
+                    matches.append(_match(rng, players, hero_ids, popularity, start, len(matches), league_id))
             day += timedelta(days=1)
             if sim._local(day, 0) >= sim.end:
                 break
     links = [(p.account_id, p.discord_user_id) for p in players]
-    return DemoLeague(heroes=heroes, league=league, matches=matches, links=links)
+    return DemoLeague(heroes=heroes, leagues=leagues, matches=matches, links=links)
 
 
 def _match(
@@ -157,6 +170,7 @@ def _match(
     popularity: list[float],
     start: datetime,
     n: int,
+    league_id: int,
 ) -> dict:
     ten = rng.sample(players, 10)
     radiant, dire = ten[:5], ten[5:]
@@ -179,7 +193,7 @@ def _match(
         docs.append(doc)
     return {
         "match_id": match_id,
-        "leagueid": DEMO_LEAGUE_ID,
+        "leagueid": league_id,
         "start_time": int(start.timestamp()),
         "duration": duration,
         "radiant_win": radiant_win,
@@ -189,7 +203,7 @@ def _match(
         "lobby_type": 1,
         "radiant_team": {"team_id": None, "name": f"Team {radiant[0].name}"},
         "dire_team": {"team_id": None, "name": f"Team {dire[0].name}"},
-        "league": {"leagueid": DEMO_LEAGUE_ID, "name": DEMO_LEAGUE_NAME},
+        "league": {"leagueid": league_id, "name": DEMO_LEAGUES[league_id]},
         "players": docs,
         "pwr_demo": True,
     }
