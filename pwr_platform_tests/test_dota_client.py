@@ -98,8 +98,11 @@ def test_the_rate_limit_spaces_requests(api, tmp_path):
     client = client_for(api, tmp_path, requests_per_minute=240)  # one each 0.25 s
     for _ in range(4):
         client.get("/heroes")
-    gaps = [b.at - a.at for a, b in zip(api.requests, api.requests[1:], strict=False)]
-    assert min(gaps) >= 0.24, gaps
+    times = [r.at for r in api.requests]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    # measured where the requests arrive (a busy machine adds jitter to each arrival, not to the
+    # spacing the client keeps): four requests span at least three intervals
+    assert times[-1] - times[0] >= 0.74 and min(gaps) >= 0.1, gaps
 
 
 def test_the_api_key_is_sent_and_never_stored(api, tmp_path, warehouse_url):
@@ -151,3 +154,16 @@ def test_a_match_is_fetched_once_even_for_a_fresh_warehouse(api, tmp_path, pg_se
         assert refresh_leagues(conn, client_for(api, tmp_path), [DEMO_LEAGUE_ID]).stored == 12
     assert api.count("/matches/") == 12  # the second warehouse was filled from the cache
     assert len(list((tmp_path / "cache" / "matches").glob("*.json"))) == 12
+
+
+def test_a_match_the_api_refuses_is_quarantined_and_the_refresh_goes_on(api, tmp_path, warehouse_url):
+    missing = LEAGUE.matches[3]["match_id"]
+    api.fail(f"/matches/{missing}", Fault(404))
+    with psycopg.connect(warehouse_url) as conn:
+        result = refresh_leagues(conn, client_for(api, tmp_path), [DEMO_LEAGUE_ID])
+        assert (result.stored, len(result.quarantined)) == (len(LEAGUE.matches) - 1, 1)
+        reason = conn.execute(
+            "SELECT reason FROM pwr_dota.quarantine WHERE match_id = %s", (missing,)
+        ).fetchone()
+    assert reason[0].startswith(f"match {missing}: GET http://127.0.0.1:")
+    assert reason[0].endswith(f"/api/matches/{missing}: HTTP 404")

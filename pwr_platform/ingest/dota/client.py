@@ -26,7 +26,14 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 class OpenDotaError(RuntimeError):
-    """The API could not be reached or kept failing after the retries; the message says which URL."""
+    """The API could not be reached or kept failing after the retries; the message says which URL.
+
+    ``status`` is the HTTP status of the last answer (None when there was none: timeout, refused).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,8 @@ class OpenDotaClient:
             raise OpenDotaError(f"GET {url}: {_reason(exc)}") from None
         shown = url + (f"?{'&'.join(f'{k}={v}' for k, v in (params or {}).items())}" if params else "")
         if response.status_code >= 400:
-            raise OpenDotaError(f"GET {shown}: HTTP {response.status_code} after retries")
+            retried = " after retries" if response.status_code in RETRY_STATUSES else ""
+            raise OpenDotaError(f"GET {shown}: HTTP {response.status_code}{retried}", response.status_code)
         try:
             document = response.json()
         except ValueError:

@@ -1,7 +1,9 @@
 """``pwr dota refresh``: fetch the configured leagues' matches that are not stored yet.
 
 One pass: the hero list, each league's document and match list, then ``/matches/{id}`` for each
-match id neither stored nor quarantined. Each match is committed as it lands, so an interrupted
+match id neither stored nor quarantined. A match the API refuses (404, 4xx) is quarantined with
+the answer and the refresh goes on; an API that is down (timeouts, 5xx after the retries) stops
+it. Each match is committed as it lands, so an interrupted
 refresh keeps what it fetched and the next one carries on where it stopped; a second refresh
 right after the first fetches no match at all.
 """
@@ -12,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
-from pwr_platform.ingest.dota.client import OpenDotaClient, OpenDotaError
+from pwr_platform.ingest.dota.client import RETRY_STATUSES, OpenDotaClient, OpenDotaError
 from pwr_platform.ingest.dota.store import (
     LandingResult,
     known_match_ids,
@@ -42,11 +44,22 @@ def refresh_leagues(
         except OpenDotaError as exc:
             log(f"league {league_id}: no league document ({exc}); its id stands for its name")
         match_ids = client.league_match_ids(league_id)
-        new = [m for m in match_ids if m not in known_match_ids(conn, match_ids)]
+        known = known_match_ids(conn, match_ids)
+        new = [m for m in match_ids if m not in known]
         log(f"league {league_id}: {len(match_ids)} matches listed, {len(new)} not stored yet")
         result.already_stored += len(match_ids) - len(new)
         for match_id in new:
-            fetched = client.match(match_id)
+            try:
+                fetched = client.match(match_id)
+            except OpenDotaError as exc:
+                if exc.status is None or exc.status in RETRY_STATUSES:
+                    raise  # the API is down or overloaded: stop, the next refresh carries on
+                # the API answers, but not with this match (404 …): set it aside, go on with the rest
+                with conn.transaction():
+                    quarantine(
+                        conn, "", str(exc).split(": ")[0], f"match {match_id}: {exc}", match_id, result
+                    )
+                continue
             with conn.transaction():
                 if fetched.document is None:
                     quarantine(
