@@ -222,12 +222,11 @@ def simulate(
             param_hint="--end / --days",
         )
     url = checked_warehouse()
-    sim = Simulation(config)
     if if_empty and _has_voice_events(url):
+        # a warehouse with data of its own (a real community's too) never gets demo leagues mixed in
         click.echo("The warehouse already has voice events; not simulating (--if-empty).")
-        if not _has_dota_matches(url):
-            _demo_dota_league(sim, url)
         return
+    sim = Simulation(config)
     click.echo(
         f"Simulating {members:,} members over {days} days ending {config.end:%Y-%m-%d %H:%M} UTC "
         f"(seed {seed}, guild {config.guild_id}, {len(sim.events)} scheduled events, "
@@ -261,13 +260,6 @@ def simulate(
         )
     _demo_dota_league(sim, url)
     click.echo(f"Done in {time.perf_counter() - started:.1f}s.")
-
-
-def _has_dota_matches(url: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        return conn.execute("SELECT EXISTS (SELECT 1 FROM pwr_dota.raw_matches)").fetchone()[0]
 
 
 def _demo_dota_league(sim, url: str) -> None:
