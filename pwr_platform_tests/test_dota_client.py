@@ -167,3 +167,15 @@ def test_a_match_the_api_refuses_is_quarantined_and_the_refresh_goes_on(api, tmp
         ).fetchone()
     assert reason[0].startswith(f"match {missing}: GET http://127.0.0.1:")
     assert reason[0].endswith(f"/api/matches/{missing}: HTTP 404")
+
+
+def test_an_interrupted_refresh_keeps_what_it_fetched(api, tmp_path, warehouse_url):
+    down_from = LEAGUE.matches[4]["match_id"]  # the list is fetched newest first
+    order = sorted((m["match_id"] for m in LEAGUE.matches), reverse=True)
+    api.fail(f"/matches/{down_from}", *[Fault(503)] * 10)
+    with psycopg.connect(warehouse_url) as conn, pytest.raises(OpenDotaError, match="HTTP 503 after retries"):
+        refresh_leagues(conn, client_for(api, tmp_path, retries=1), [DEMO_LEAGUE_ID])
+    with psycopg.connect(warehouse_url) as conn:  # a new session sees what was committed
+        stored = [r[0] for r in conn.execute("SELECT match_id FROM pwr_dota.raw_matches ORDER BY 1 DESC")]
+    assert stored == order[: order.index(down_from)]
+    assert stored  # some matches came before the one that failed

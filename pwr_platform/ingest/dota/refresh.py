@@ -33,14 +33,14 @@ def refresh_leagues(
     """Land every new match of ``league_ids``; raises OpenDotaError when the API keeps failing."""
     result = LandingResult()
     heroes = client.get("/heroes")
-    with conn.transaction():
-        land_reference(conn, "heroes", 0, heroes.document, heroes.url, result)
+    land_reference(conn, "heroes", 0, heroes.document, heroes.url, result)
+    _commit(conn)
     for league_id in league_ids:
         try:
             league = client.get(f"/leagues/{league_id}")
             if isinstance(league.document, dict) and league.document.get("name"):
-                with conn.transaction():
-                    land_reference(conn, "league", league_id, league.document, league.url, result)
+                land_reference(conn, "league", league_id, league.document, league.url, result)
+                _commit(conn)
         except OpenDotaError as exc:
             log(f"league {league_id}: no league document ({exc}); its id stands for its name")
         match_ids = client.league_match_ids(league_id)
@@ -55,16 +55,18 @@ def refresh_leagues(
                 if exc.status is None or exc.status in RETRY_STATUSES:
                     raise  # the API is down or overloaded: stop, the next refresh carries on
                 # the API answers, but not with this match (404 …): set it aside, go on with the rest
-                with conn.transaction():
-                    quarantine(
-                        conn, "", str(exc).split(": ")[0], f"match {match_id}: {exc}", match_id, result
-                    )
+                quarantine(conn, "", str(exc).split(": ")[0], f"match {match_id}: {exc}", match_id, result)
+                _commit(conn)
                 continue
-            with conn.transaction():
-                if fetched.document is None:
-                    quarantine(
-                        conn, fetched.text, fetched.url, f"match {match_id}: not JSON", match_id, result
-                    )
-                else:
-                    land_match(conn, fetched.document, fetched.url, result, expected_match_id=match_id)
+            if fetched.document is None:
+                quarantine(conn, fetched.text, fetched.url, f"match {match_id}: not JSON", match_id, result)
+            else:
+                land_match(conn, fetched.document, fetched.url, result, expected_match_id=match_id)
+            _commit(conn)
     return result
+
+
+def _commit(conn: psycopg.Connection) -> None:
+    """Keep what landed so far, whatever happens to the rest of the refresh (a no-op in autocommit)."""
+    if not conn.autocommit:
+        conn.commit()
