@@ -169,3 +169,29 @@ def test_the_dota_group_is_in_the_code_location():
     for key in (DOTA_HEROES, DOTA_LEAGUES, DOTA_MATCHES, DOTA_MATCH_PLAYERS):
         node = graph.get(key)
         assert node.group_name == "dota" and node.automation_condition is not None, key
+
+
+def test_an_import_recorded_in_dagster_makes_the_automation_parse_it(tmp_path, monkeypatch):
+    """What `dota_automation` evaluates: nothing to do until a command records new documents, then
+    the four tables at once (the command's ``record_writes`` is the trigger, as on a running stack)."""
+    import dagster as dg
+
+    from pwr_platform.cli.asset_events import record_writes
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    defs = build_definitions()
+    tables = dg.AssetSelection.assets(DOTA_HEROES, DOTA_LEAGUES, DOTA_MATCHES, DOTA_MATCH_PLAYERS)
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=tables)
+        assert quiet.total_requested == 0
+    assert record_writes(["pwr_dota.raw_matches", "pwr_dota.raw_references"], "pwr dota import", {})
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        woken = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=tables, cursor=quiet.cursor
+        )
+        requested = {
+            k
+            for k in (DOTA_HEROES, DOTA_LEAGUES, DOTA_MATCHES, DOTA_MATCH_PLAYERS)
+            if woken.get_num_requested(k)
+        }
+    assert requested == {DOTA_HEROES, DOTA_LEAGUES, DOTA_MATCHES, DOTA_MATCH_PLAYERS}
