@@ -14,7 +14,13 @@ from dagster import AssetSelection, DagsterInstance, materialize
 
 from pwr_platform.definitions import build_definitions
 from pwr_platform.defs.dota import checks, tables
-from pwr_platform.defs.keys import DOTA_HEROES, DOTA_LEAGUES, DOTA_MATCH_PLAYERS, DOTA_MATCHES
+from pwr_platform.defs.keys import (
+    DOTA_HEROES,
+    DOTA_LEAGUES,
+    DOTA_MATCH_PLAYERS,
+    DOTA_MATCHES,
+    DOTA_RAW_MATCHES,
+)
 from pwr_platform.defs.policy import layer_policy
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.ingest.dota.demo import (
@@ -195,3 +201,59 @@ def test_an_import_recorded_in_dagster_makes_the_automation_parse_it(tmp_path, m
             if woken.get_num_requested(k)
         }
     assert requested == {DOTA_HEROES, DOTA_LEAGUES, DOTA_MATCHES, DOTA_MATCH_PLAYERS}
+
+
+@pytest.fixture
+def dota_settings(monkeypatch, tmp_path):
+    """PWR_* settings for one test (the settings object is cached: cleared before and after)."""
+    from pwr_platform.settings import get_settings
+
+    def apply(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    monkeypatch.setenv("PWR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PWR_DOTA_LEAGUE_IDS", raising=False)
+    get_settings.cache_clear()
+    yield apply
+    get_settings.cache_clear()
+
+
+def test_the_schedule_skips_without_leagues_and_the_job_fetches_only_new_matches(
+    warehouse_url, warehouse_conn, dota_settings
+):
+    import dagster as dg
+
+    from pwr_platform.defs.dota.refresh import dota_refresh_schedule
+    from pwr_platform_tests.opendota_server import OpenDotaServer
+
+    skipped = dota_refresh_schedule(dg.build_schedule_context())
+    assert isinstance(skipped, dg.SkipReason) and "PWR_DOTA_LEAGUE_IDS is not set" in skipped.skip_message
+
+    league = LEAGUE.league_matches(DEMO_LEAGUE_ID)
+    with OpenDotaServer(LEAGUE.heroes, LEAGUE.leagues[0], league, page_size=4) as api:
+        dota_settings(
+            PWR_OPENDOTA_URL=api.url,
+            PWR_DOTA_LEAGUE_IDS=str(DEMO_LEAGUE_ID),
+            PWR_OPENDOTA_REQUESTS_PER_MINUTE="6000",
+        )
+        assert isinstance(dota_refresh_schedule(dg.build_schedule_context()), dg.RunRequest)
+        job = build_definitions(WarehouseResource(database_url=warehouse_url)).resolve_job_def(
+            "dota_refresh_job"
+        )
+        stored = []
+        with DagsterInstance.ephemeral() as instance:
+            for _ in range(2):
+                result = job.execute_in_process(instance=instance)
+                assert result.success
+                event = next(
+                    e for e in result.get_asset_materialization_events() if e.asset_key == DOTA_RAW_MATCHES
+                )
+                stored.append(
+                    event.step_materialization_data.materialization.metadata["matches_stored"].value
+                )
+        assert stored == [len(league), 0]
+        assert api.count("/matches/") == len(league)  # the second run fetched no match
+    count = warehouse_conn.execute("SELECT count(*) FROM pwr_dota.raw_matches").fetchone()[0]
+    assert count == len(league)
