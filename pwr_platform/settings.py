@@ -14,10 +14,11 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pwr_platform.paths import REPO_ROOT
 
@@ -152,8 +153,44 @@ class PwrSettings(BaseSettings):
     discord_gateway_url: str | None = Field(
         default=None, description="Discord gateway websocket URL (tests: a local gateway). Unset: Discord's."
     )
+    dota_league_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="OpenDota league ids whose matches `pwr dota refresh` fetches (comma separated). "
+        "Unset: none (saved API responses can still be loaded with `pwr dota import`).",
+    )
+    opendota_api_key: SecretStr | None = Field(
+        default=None, description="OpenDota API key (secret). Unset: the free tier (60 requests a minute)."
+    )
+    opendota_url: str = Field(
+        default="https://api.opendota.com/api",
+        description="Base URL of the OpenDota API (tests: a local server).",
+    )
+    opendota_requests_per_minute: int = Field(
+        default=60,
+        ge=1,
+        description="Requests a minute the OpenDota client allows itself (the free tier's limit).",
+    )
 
-    @field_validator("organizer_role_id", "bot_reader_database_url", "digest_webhook_url", mode="before")
+    @field_validator("dota_league_ids", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value):
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            bad = [part for part in parts if not part.isdecimal()]
+            if bad:
+                raise ValueError(
+                    f"PWR_DOTA_LEAGUE_IDS: {bad[0]!r} is not a league id (comma-separated numbers)"
+                )
+            return [int(part) for part in parts]
+        return value
+
+    @field_validator(
+        "organizer_role_id",
+        "bot_reader_database_url",
+        "digest_webhook_url",
+        "opendota_api_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value):
         # compose passes optional variables as empty strings (${VAR:-})
@@ -199,6 +236,11 @@ class PwrSettings(BaseSettings):
     @property
     def spool_dir(self) -> Path:
         return self.home / "spool"
+
+    @property
+    def opendota_cache_dir(self) -> Path:
+        """OpenDota responses already fetched (a match document never changes: fetched once)."""
+        return self.home / "opendota_cache"
 
 
 def secret_value(secret: SecretStr | None) -> str | None:

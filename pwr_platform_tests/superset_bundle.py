@@ -155,10 +155,13 @@ def chart_sql(chart: Chart, where: list[str], *, query_b: bool = False) -> tuple
     params = chart.params
     suffix = "_b" if query_b else ""
     conditions = list(where)
+    having: list[str] = []
     for f in params.get(f"adhoc_filters{suffix}", []):
         if f.get("operator") == TEMPORAL_RANGE:
             continue
-        if f["expressionType"] == "SQL":
+        if f.get("clause") == "HAVING":  # on the groups (e.g. a minimum number of games)
+            having.append(f"({f['sqlExpression']})")
+        elif f["expressionType"] == "SQL":
             conditions.append(f"({f['sqlExpression']})")
         elif f["operator"] in ("IS TRUE", "IS FALSE"):
             conditions.append(f"{f['subject']} {f['operator']}")
@@ -189,4 +192,6 @@ def chart_sql(chart: Chart, where: list[str], *, query_b: bool = False) -> tuple
         sql += " WHERE " + " AND ".join(conditions)
     if groups:
         sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(groups)))
+    if having:
+        sql += " HAVING " + " AND ".join(having)
     return sql, groups, metrics

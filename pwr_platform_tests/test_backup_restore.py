@@ -28,7 +28,7 @@ from pwr_platform_tests.conftest import create_database, drop_database
 from pwr_platform_tests.demo_warehouse import build_demo_warehouse, pwr
 from pwr_platform_tests.voice_data import refresh
 
-SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg")
+SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg", "pwr_dota")
 
 # Events run without Discord's scheduled-events feature: `pwr events import` / `complete` fill
 # the manual-event tables the simulator does not touch.
@@ -55,6 +55,12 @@ def fill_every_table(url: str, home: Path) -> None:
         '{"event_type": "dance", "event_ts": "2026-10-03T18:03:00Z"}\n'
     )
     pwr(url, home, "ingest", str(backfill))  # the second line goes to quarantine
+    # a Dota match document without players: pwr_dota.quarantine (the demo leagues fill the rest)
+    broken_match = home / "broken_match.json"
+    broken_match.write_text(
+        '{"match_id": 42, "start_time": 1790000000, "duration": 2400, "radiant_win": true}'
+    )
+    pwr(url, home, "dota", "import", str(broken_match))
     # an ad-hoc event run from Discord (/event start, /event end) through the collector's writer,
     # and the message a weekly digest was posted as
     writer = Writer(url, spool=Spool(home / "spool", "backup-drill"))

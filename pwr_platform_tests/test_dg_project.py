@@ -43,7 +43,12 @@ def test_dg_list_defs_shows_the_graph_schedules_and_sensors() -> None:
         "weekly_engagement_schedule",
         "monthly_status_schedule",
         "weekly_digest_schedule",
+        "dota_refresh_schedule",
     }
-    assert {"core_refresh_sensor", "event_attendance_sensor", "late_data_aggregates_sensor"} <= {
-        s["name"] for s in listed["sensors"]
-    }
+    assert assets["pwr_dota/match_players"]["group_name"] == "dota"
+    assert {
+        "core_refresh_sensor",
+        "event_attendance_sensor",
+        "late_data_aggregates_sensor",
+        "dota_automation",
+    } <= {s["name"] for s in listed["sensors"]}

@@ -27,6 +27,7 @@ MONITORING = {
     "core_sensors.sql": "core_refresh_sensor and event_attendance_sensor",
     "stale_aggregate_days.sql": "the aggregates' stale-day marks (bookkeeping, run by every window)",
     "bot_commands.sql": "the Discord bot's reads for /event, /stats and /leaderboard (not an asset)",
+    "dota_checks.sql": "asset checks of the Dota match tables",
 }
 
 
@@ -72,7 +73,7 @@ def table_assets() -> list[AssetKey]:
 
 
 def test_every_asset_depends_on_exactly_the_tables_its_sql_reads() -> None:
-    assert len(table_assets()) == 15  # 4 core + 10 aggregates + the weekly digest
+    assert len(table_assets()) == 19  # 4 core + 10 aggregates + the weekly digest + 4 Dota tables
     problems = [p for key in table_assets() for p in lineage_problems(key, *asset_sql(key))]
     assert problems == []
 

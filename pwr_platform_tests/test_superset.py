@@ -43,6 +43,7 @@ DASHBOARDS = {
     "early-retention-snapshot": 4,
     "member-profile": 11,
     "event-detail": 6,
+    "dota-league-insights": 6,
 }
 
 

@@ -3,7 +3,8 @@
 Generic over the bundle: for every dashboard, every native filter in its YAML and every chart
 that filter's scope names (``superset_bundle``), so a dashboard or chart added later is covered
 without editing this file. In Debian's Chromium the test sets the filter the way a user does
-(Date range "Last week" and a custom range; one member; one event type), presses Apply, and
+(Date range "Last week" and a custom range; one member; one event type; one Dota league; one
+Dota player), presses Apply, and
 catches the chart-data request each chart in scope sends. For each it asserts:
 
 1. the request carries the filter (the range as ``time_range`` with a TEMPORAL_RANGE filter on
@@ -72,6 +73,25 @@ def _commonest_event_type(url: str) -> str:
     )[0][0]
 
 
+def _busiest_dota_player(url: str) -> str:
+    """The linked player with the most league games: on every Dota chart."""
+    return _sql(
+        url,
+        "SELECT m.display_name FROM pwr_dota.match_players p "
+        "JOIN pwr_dota.player_links l USING (account_id) "
+        "JOIN pwr_core.members m ON m.discord_user_id = l.discord_user_id "
+        "GROUP BY m.display_name ORDER BY count(*) DESC, 1 LIMIT 1",
+    )[0][0]
+
+
+def _commonest_league(url: str) -> str:
+    return _sql(
+        url,
+        "SELECT l.name FROM pwr_dota.matches m JOIN pwr_dota.leagues l USING (league_id) "
+        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+    )[0][0]
+
+
 def _cases(nf: NativeFilter, url: str) -> list[dict]:
     """What the test sets a filter to, and the SQL condition each chart in scope must then apply."""
     if nf.is_time:
@@ -85,6 +105,10 @@ def _cases(nf: NativeFilter, url: str) -> list[dict]:
         return [{"label": "member", "value": _busiest_member(url)}]
     if nf.column == "event_type":
         return [{"label": "event-type", "value": _commonest_event_type(url)}]
+    if nf.column == "league_name":
+        return [{"label": "league", "value": _commonest_league(url)}]
+    if nf.column == "player":
+        return [{"label": "player", "value": _busiest_dota_player(url)}]
     raise AssertionError(f"{nf.dashboard}: no test case for native filter {nf.name} on {nf.column}")
 
 

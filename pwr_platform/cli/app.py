@@ -8,6 +8,7 @@ import click
 from pwr_platform.cli import ingest, stack
 from pwr_platform.cli.db import db
 from pwr_platform.cli.digest import digest
+from pwr_platform.cli.dota import dota
 from pwr_platform.cli.events import events
 from pwr_platform.cli.logs import logs
 from pwr_platform.cli.materialize import materialize_cmd
@@ -54,6 +55,7 @@ for command in (
     ingest.bot,
     events,
     digest,
+    dota,
     materialize_cmd,
     superset_group,
 ):

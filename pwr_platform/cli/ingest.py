@@ -223,6 +223,7 @@ def simulate(
         )
     url = checked_warehouse()
     if if_empty and _has_voice_events(url):
+        # a warehouse with data of its own (a real community's too) never gets demo leagues mixed in
         click.echo("The warehouse already has voice events; not simulating (--if-empty).")
         return
     sim = Simulation(config)
@@ -257,7 +258,23 @@ def simulate(
             f"  {kind:16} {stats.received[kind]:>9,} records: {stats.inserted[kind]:,} inserted, "
             f"{stats.duplicates[kind]:,} already present"
         )
+    _demo_dota_league(sim, url)
     click.echo(f"Done in {time.perf_counter() - started:.1f}s.")
+
+
+def _demo_dota_league(sim, url: str) -> None:
+    """The demo Dota league of the simulated members (saved API responses under PWR_HOME/demo/dota)."""
+    import psycopg
+
+    from pwr_platform.ingest.dota.demo import load_demo_league
+
+    folder = get_settings().home / "demo" / "dota"
+    with psycopg.connect(url) as conn:
+        result, links = load_demo_league(conn, sim, folder)
+    click.echo(
+        f"  dota leagues     {result.stored + result.already_stored:>9,} matches of the demo leagues "
+        f"({result.stored:,} new), {links} linked players; files in {folder}"
+    )
 
 
 @click.command("bot")

@@ -60,3 +60,12 @@ DASHBOARD_TABLES = (
 
 WEEKLY_DIGEST = AssetKey(["digest", "weekly_digest"])
 """The weekly summary posted to Discord (not a warehouse table: its own group)."""
+
+# Dota League Insights (group "dota"): raw OpenDota documents and links, and the tables built from them.
+DOTA_RAW_MATCHES, DOTA_RAW_REFERENCES, DOTA_PLAYER_LINKS = _tables(
+    "pwr_dota", "raw_matches", "raw_references", "player_links"
+)
+DOTA_SOURCES = (DOTA_RAW_MATCHES, DOTA_RAW_REFERENCES, DOTA_PLAYER_LINKS)
+DOTA_HEROES, DOTA_LEAGUES, DOTA_MATCHES, DOTA_MATCH_PLAYERS = _tables(
+    "pwr_dota", "heroes", "leagues", "matches", "match_players"
+)

@@ -44,7 +44,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "pwr_agg.engagement_trend": ("pwr_agg.member_engagement_weekly", "pwr_agg.member_voice_daily"),
 }
 BOOKKEEPING = frozenset({"pwr_core.transform_watermarks", "pwr_core.stale_aggregate_days"})
-SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg")
+SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg", "pwr_dota")
 
 _PARAM = re.compile(r"%\((\w+)\)s")
 # Python-format slots of the sessionizer's statements, filled as an incremental run fills them (a

@@ -5,8 +5,9 @@ whatever follows from the layer an asset is in is applied here by one spec map o
 definitions, so a new aggregate gets the same group, kinds, freshness policy and automation as
 its siblings without repeating them (and cannot silently differ).
 
-* group = the warehouse schema (``pwr_raw``, ``pwr_core``, ``pwr_agg``); kinds ``postgres`` +
-  ``sql`` for every table asset.
+* group = the warehouse schema (``pwr_raw``, ``pwr_core``, ``pwr_agg``; ``dota`` for ``pwr_dota``);
+  kinds ``postgres`` + ``sql`` for every table asset.
+* pwr_dota: the tables refresh eagerly, as soon as new documents are observed or recorded.
 * pwr_agg: daily partitions are re-materialized hourly (``HOURLY``), everything else nightly
   (``NIGHTLY``); the unpartitioned dashboard tables refresh after their inputs (``AFTER_INPUTS``),
   the partitioned ones run on schedules (``automation.py``).
@@ -21,8 +22,11 @@ import dagster as dg
 
 from pwr_platform.paths import REPO_ROOT
 
-TABLE_SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg")
+TABLE_SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg", "pwr_dota")
+# a schema whose group is not its own name: the Dota tables form the group "dota"
+GROUP_OF_SCHEMA = {"pwr_dota": "dota"}
 TABLE_KINDS = {"postgres", "sql"}
+DOTA_EAGER = dg.AutomationCondition.eager()
 
 
 def load_defs_folder() -> dg.Definitions:
@@ -44,11 +48,19 @@ def load_defs_folder() -> dg.Definitions:
 def layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
     from pwr_platform.defs.agg.conditions import AFTER_INPUTS
     from pwr_platform.defs.agg.freshness import HOURLY, NIGHTLY
+    from pwr_platform.defs.keys import DOTA_SOURCES
 
     schema = spec.key.path[0]
     if schema not in TABLE_SCHEMAS:
         return spec
-    spec = spec.replace_attributes(group_name=schema).merge_attributes(kinds=TABLE_KINDS)
+    spec = spec.replace_attributes(group_name=GROUP_OF_SCHEMA.get(schema, schema)).merge_attributes(
+        kinds=TABLE_KINDS
+    )
+    if schema == "pwr_dota":
+        # the Dota tables follow their documents: parsed as soon as an import or refresh lands some
+        if spec.key in DOTA_SOURCES or spec.automation_condition:
+            return spec
+        return spec.replace_attributes(automation_condition=DOTA_EAGER)
     if schema != "pwr_agg":
         return spec
     if isinstance(spec.partitions_def, dg.DailyPartitionsDefinition):

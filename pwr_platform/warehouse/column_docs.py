@@ -1,4 +1,5 @@
-"""Column descriptions written once: ``column_docs.yaml`` applied as PostgreSQL comments.
+"""Column descriptions written once: ``column_docs.yaml`` applied as PostgreSQL comments
+(schemas pwr_raw, pwr_core, pwr_agg and pwr_dota).
 
 Why comments in the catalog: every reader of the warehouse already looks there (psql's ``\\d+``,
 Superset's dataset editor, Dagster's column schema via ``col_description``), so the words live
@@ -15,7 +16,7 @@ from pathlib import Path
 import yaml
 
 DOCS_FILE = Path(__file__).with_name("column_docs.yaml")
-SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg")
+SCHEMAS = ("pwr_raw", "pwr_core", "pwr_agg", "pwr_dota")
 # COMMENT ON needs the kind of relation: table (plain or partitioned), view, materialized view.
 RELATION_KINDS = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
 
@@ -24,7 +25,7 @@ SELECT n.nspname || '.' || c.relname, c.relkind, a.attname
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-WHERE n.nspname IN ('pwr_raw', 'pwr_core', 'pwr_agg')
+WHERE n.nspname IN ('pwr_raw', 'pwr_core', 'pwr_agg', 'pwr_dota')
   AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
 """
 

@@ -1,0 +1,1 @@
+"""Dota League Insights (group ``dota``): OpenDota documents → heroes, leagues, matches, players."""

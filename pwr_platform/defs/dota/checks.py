@@ -1,0 +1,42 @@
+"""Asset checks of the Dota match tables (sql/dota_checks.sql): each counts violations of one rule.
+
+Not blocking: the dashboards read nothing downstream of these assets in Dagster, and a league
+match OpenDota served with nine players is still worth showing; the failed check says which rule
+broke and how often, so the bad documents can be found (and quarantined by hand if need be).
+"""
+
+from dagster import AssetCheckResult, asset_check
+
+from pwr_platform.defs.keys import DOTA_MATCH_PLAYERS
+from pwr_platform.defs.resources import WarehouseResource
+from pwr_platform.warehouse.sql_runner import sql_statements
+
+
+def dota_rule(name: str, asset, statement: str, description: str):
+    @asset_check(name=name, asset=asset, description=description)
+    def _check(warehouse: WarehouseResource) -> AssetCheckResult:
+        with warehouse.connect() as conn:
+            count = conn.execute(sql_statements("dota_checks")[statement]).fetchone()[0]
+        return AssetCheckResult(passed=count == 0, metadata={"violations": count, "rule": description})
+
+    return _check
+
+
+ten_players_per_match = dota_rule(
+    "ten_players_per_match",
+    DOTA_MATCH_PLAYERS,
+    "matches_without_ten_players",
+    "Every parsed match has exactly ten players.",
+)
+exactly_one_winning_side = dota_rule(
+    "exactly_one_winning_side",
+    DOTA_MATCH_PLAYERS,
+    "matches_without_one_winning_side",
+    "Every match has one winning and one losing side, and its players agree with the match's winner.",
+)
+no_orphan_players = dota_rule(
+    "no_orphan_players",
+    DOTA_MATCH_PLAYERS,
+    "orphan_players",
+    "Every player row belongs to a parsed match.",
+)
