@@ -94,7 +94,10 @@ def _num(value) -> float:
 
 def test_league_matches_per_week_equal_sql(superset: RunningSuperset):
     rows = chart_rows(superset, CHARTS["dota_matches_per_week"])
-    got = sorted((datetime.fromtimestamp(r["start_ts"] / 1000, UTC).date(), int(r["matches"])) for r in rows)
+    # drawn by each week's last day, truncated to the week: the points sit at the Monday
+    got = sorted(
+        (datetime.fromtimestamp(r["week_end_date"] / 1000, UTC).date(), int(r["matches"])) for r in rows
+    )
     want = _sql(
         superset.warehouse_url,
         "SELECT date_trunc('week', m.start_ts AT TIME ZONE 'UTC')::date, count(*) FROM pwr_dota.matches m "
