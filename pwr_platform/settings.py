@@ -159,6 +159,21 @@ class PwrSettings(BaseSettings):
         # compose passes optional variables as empty strings (${VAR:-})
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("database_url", "dagster_database_url", "bot_reader_database_url")
+    @classmethod
+    def _postgresql_url(cls, value: SecretStr | None, info) -> SecretStr | None:
+        # Checked here, once, so a mistyped URL is one clear message naming the variable instead
+        # of a parser's traceback deep in psycopg, SQLAlchemy or Alembic. The value is a secret
+        # (it may hold a password): the message never repeats it.
+        text = value.get_secret_value().strip() if value is not None else ""
+        scheme, sep, rest = text.partition("://")
+        if text and (not sep or scheme.split("+")[0] not in ("postgresql", "postgres") or not rest):
+            raise ValueError(
+                f"PWR_{info.field_name.upper()} is not a PostgreSQL URL "
+                "(write postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
