@@ -266,9 +266,9 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
     last = in_span(to_day.date(), "--to") if to_day else None
     if first and last and last < first:
         raise click.BadParameter(f"--to is before --from ({last} < {first})")
-    apply_env(settings, start=True)
     # an unreachable or unmigrated warehouse is one line here, not a failed Dagster run per asset
     url = checked_warehouse()
+    apply_env(settings, start=True)
     from pwr_platform.definitions import build_definitions
 
     window = resolve_window(url, settings.tz, first, last)
