@@ -197,7 +197,7 @@ CASES = {
         ("materialize",), ("no schema yet", "pwr db upgrade"), warehouse="empty"
     ),
     "materialize with the warehouse down": Case(
-        ("materialize",), ("unreachable", "Connection refused"), warehouse="closed"
+        ("materialize",), ("Connection refused",), warehouse="closed"
     ),
     "events import without schema": Case(
         ("events", "import", "{files}/good.csv"), ("no schema yet", "pwr db upgrade"), warehouse="empty"
@@ -399,6 +399,7 @@ COMMANDS = {
 @pytest.mark.parametrize("command", COMMANDS.values(), ids=list(COMMANDS))
 def test_a_bad_discord_command_gets_a_clear_reply(command: Command, bots, places: Places) -> None:
     discord, bot = bots(command.reader)
+    log_before = len(bot.log())
     if command.in_voice:
         discord.wait_processed(discord.dispatch_voice(ORGANIZER_ID, "ada", GENERAL))
     reply = discord.run_command(
@@ -407,6 +408,6 @@ def test_a_bad_discord_command_gets_a_clear_reply(command: Command, bots, places
     for words in command.says:
         assert words in reply["content"], reply
     assert "failed inside the bot" not in reply["content"]
-    assert "Traceback" not in bot.log()
+    assert "Traceback" not in bot.log()[log_before:]  # an input error is a line in the log, not a stack
     with psycopg.connect(places.migrated) as conn:
         assert conn.execute("SELECT count(*) FROM pwr_raw.discord_event_commands").fetchone()[0] == 0
