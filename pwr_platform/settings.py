@@ -159,6 +159,15 @@ class PwrSettings(BaseSettings):
         # compose passes optional variables as empty strings (${VAR:-})
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("home")
+    @classmethod
+    def _home_is_a_directory(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(
+                f"PWR_HOME={str(value)!r} is a file; it must be a directory (created if missing)"
+            )
+        return value
+
     @field_validator("database_url", "dagster_database_url", "bot_reader_database_url")
     @classmethod
     def _postgresql_url(cls, value: SecretStr | None, info) -> SecretStr | None:

@@ -47,6 +47,10 @@ def write_files(folder: Path) -> None:
         (folder / name).write_text("")
     for name in ("folder.csv", "folder.jsonl", "folder.yaml"):
         (folder / name).mkdir(exist_ok=True)
+    (folder / "a-file").write_text("not a directory\n")
+    (folder / "home-with-a-folder-for-a-secret" / "secrets" / "superset_admin_password").mkdir(
+        parents=True, exist_ok=True
+    )
     (folder / "good.csv").write_text(HEADER + "x-1,Scrim,,,2026-11-02T19:00:00Z,,,,,,\n")
     (folder / "badrow.csv").write_text(
         HEADER
@@ -91,6 +95,7 @@ class Places:
     migrated: str
     empty: str
     closed: str
+    taken: int  # a port another program listens on
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +108,10 @@ def places(
     migrated = create_database(pg_server_url, f"pwr_test_clierr_{suffix}", template=template_db)
     empty = create_database(pg_server_url, f"pwr_test_clierr_empty_{suffix}")
     closed = f"postgresql://postgres@127.0.0.1:{closed_port()}/pwr"
-    yield Places(root / "files", root / "home", migrated, empty, closed)
+    with socket.socket() as other_program:
+        other_program.bind(("127.0.0.1", 0))
+        other_program.listen()
+        yield Places(root / "files", root / "home", migrated, empty, closed, other_program.getsockname()[1])
     drop_database(pg_server_url, f"pwr_test_clierr_{suffix}")
     drop_database(pg_server_url, f"pwr_test_clierr_empty_{suffix}")
 
@@ -149,6 +157,16 @@ CASES = {
         ("materialize",),
         ("PWR_PARTITIONS_START", "'2024-13-01'"),
         settings={"PWR_PARTITIONS_START": "2024-13-01"},
+    ),
+    "a PWR_HOME that is a file": Case(
+        ("status",),
+        ("PWR_HOME=", "a-file' is a file; it must be a directory"),
+        settings={"PWR_HOME": "{files}/a-file"},
+    ),
+    "a directory where a secret file belongs": Case(
+        ("superset", "login"),
+        ("home-with-a-folder-for-a-secret/secrets/superset_admin_password: Is a directory",),
+        settings={"PWR_HOME": "{files}/home-with-a-folder-for-a-secret"},
     ),
     # -- option values -------------------------------------------------------------------------
     "digest of a week in year 1": Case(
@@ -213,6 +231,25 @@ CASES = {
     ),
     "db current with the warehouse down": Case(
         ("db", "current"), ("cannot reach PostgreSQL",), warehouse="closed"
+    ),
+    # -- a port taken by another program: said before any work starts --------------------------
+    "superset start with its port taken": Case(
+        ("superset", "start"),
+        ("superset: 127.0.0.1:{taken} is taken by another program", "PWR_SUPERSET_PORT"),
+        warehouse="closed",  # the port is checked first; were it not, nothing would start either
+        settings={"PWR_SUPERSET_PORT": "{taken}"},
+    ),
+    "up with the Dagster UI's port taken": Case(
+        ("up", "--no-demo"),
+        ("dagster-webserver: 127.0.0.1:{taken} is taken", "PWR_DAGSTER_PORT"),
+        warehouse="closed",
+        settings={"PWR_DAGSTER_PORT": "{taken}"},
+    ),
+    "up with the code server's port taken": Case(
+        ("up",),
+        ("dagster-code-server: 127.0.0.1:{taken} is taken", "PWR_CODE_SERVER_PORT"),
+        warehouse="closed",
+        settings={"PWR_CODE_SERVER_PORT": "{taken}"},
     ),
     # -- Superset not running ------------------------------------------------------------------
     "superset import with Superset down": Case(
@@ -285,18 +322,21 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
 def test_a_mistake_gets_one_clear_message_and_no_traceback(case: Case, places: Places) -> None:
+    def filled(text: str) -> str:
+        return text.replace("{files}", str(places.files)).replace("{taken}", str(places.taken))
+
     settings = {
         "PWR_HOME": str(places.home),
         "PWR_DATABASE_URL": getattr(places, case.warehouse),
         "PWR_SUPERSET_URL": f"http://127.0.0.1:{closed_port()}",
-        **case.settings,
+        **{k: filled(v) for k, v in case.settings.items()},
     }
-    args = [a.replace("{files}", str(places.files)) for a in case.args]
+    args = [filled(a) for a in case.args]
     result = run_pwr(settings, *args, timeout=120)
     shown = result.stdout + result.stderr if case.on_stdout else result.stderr
     assert result.returncode == case.exit_code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
-    for words in case.says:
+    for words in map(filled, case.says):
         assert words in shown, f"{words!r} not in:\n{shown}"
     if case.exit_code:
         # one message, not a log: the error and at most a usage hint and the problems it lists

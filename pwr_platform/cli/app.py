@@ -50,7 +50,7 @@ def one_line(exc: Exception) -> str | None:
 
     if (
         caught("pwr_platform.runtime.embedded_postgres", "EmbeddedPostgresError")
-        or caught("pwr_platform.runtime.services", "ServiceStopError")
+        or caught("pwr_platform.runtime.services", "ServiceStopError", "ServiceStartError")
         or caught("pwr_platform.runtime.superset_service", "SupersetSetupError")
     ):
         return str(exc).strip()
@@ -62,6 +62,10 @@ def one_line(exc: Exception) -> str | None:
         return f"cannot reach PostgreSQL: {str(reason).strip()}"
     if caught("pydantic", "ValidationError") and getattr(exc, "title", None) == "PwrSettings":
         return settings_problem(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        # the file system refused (permissions, a full disk, a file where a directory belongs):
+        # the path and the reason are the whole story
+        return f"{exc.filename}: {exc.strerror or exc} (check PWR_HOME and the permissions on that path)"
     if caught("alembic.util.exc", "CommandError"):  # e.g. `pwr db upgrade --revision` unknown
         return f"schema migration: {exc}"
     return None
