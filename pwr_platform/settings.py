@@ -175,6 +175,18 @@ class PwrSettings(BaseSettings):
         # of a parser's traceback deep in psycopg, SQLAlchemy or Alembic. The value is a secret
         # (it may hold a password): the message never repeats it.
         text = value.get_secret_value().strip() if value is not None else ""
+        if info.field_name == "bot_reader_database_url" and text and "://" not in text:
+            # the bot reads through psycopg alone, which also takes libpq's "key=value" form
+            from psycopg.conninfo import conninfo_to_dict
+
+            try:
+                conninfo_to_dict(text)
+            except Exception:  # noqa: BLE001 - psycopg's reason may quote the secret itself
+                raise ValueError(
+                    "PWR_BOT_READER_DATABASE_URL is neither a PostgreSQL URL nor a libpq connection "
+                    "string (write postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+                ) from None
+            return value
         scheme, sep, rest = text.partition("://")
         if text and (not sep or scheme.split("+")[0] not in ("postgresql", "postgres") or not rest):
             raise ValueError(

@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -220,14 +220,14 @@ def simulate(
     _logging(logging.WARNING)
     settings = get_settings()
     kwargs = {"end": _parse_end(end)} if end else {}
-    # checked before the period is computed: `end - days` past year 1 is an OverflowError
-    latest_start = kwargs.get("end", datetime.now(UTC)) - EARLIEST_TS
-    if days > latest_start.days + 1:
+    try:  # `end - days` before year 1 is an OverflowError, not a date: said like any early start
+        kwargs.get("end", datetime.now(UTC)) - timedelta(days=days)
+    except OverflowError:
         raise click.BadParameter(
-            f"{days:,} days before the end would start before Discord existed "
-            f"({EARLIEST_TS:%Y-%m-%d}): use a later --end or fewer --days",
+            f"{days:,} days before the end would start before year 1, long before Discord existed "
+            f"({EARLIEST_TS:%Y-%m-%d}): use fewer --days",
             param_hint="--end / --days",
-        )
+        ) from None
     config = SimulationConfig(
         members=members,
         days=days,
