@@ -196,6 +196,42 @@ class PwrSettings(BaseSettings):
         # compose passes optional variables as empty strings (${VAR:-})
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("home")
+    @classmethod
+    def _home_is_a_directory(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(
+                f"PWR_HOME={str(value)!r} is a file; it must be a directory (created if missing)"
+            )
+        return value
+
+    @field_validator("database_url", "dagster_database_url", "bot_reader_database_url")
+    @classmethod
+    def _postgresql_url(cls, value: SecretStr | None, info) -> SecretStr | None:
+        # Checked here, once, so a mistyped URL is one clear message naming the variable instead
+        # of a parser's traceback deep in psycopg, SQLAlchemy or Alembic. The value is a secret
+        # (it may hold a password): the message never repeats it.
+        text = value.get_secret_value().strip() if value is not None else ""
+        if info.field_name == "bot_reader_database_url" and text and "://" not in text:
+            # the bot reads through psycopg alone, which also takes libpq's "key=value" form
+            from psycopg.conninfo import conninfo_to_dict
+
+            try:
+                conninfo_to_dict(text)
+            except Exception:  # noqa: BLE001 - psycopg's reason may quote the secret itself
+                raise ValueError(
+                    "PWR_BOT_READER_DATABASE_URL is neither a PostgreSQL URL nor a libpq connection "
+                    "string (write postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+                ) from None
+            return value
+        scheme, sep, rest = text.partition("://")
+        if text and (not sep or scheme.split("+")[0] not in ("postgresql", "postgres") or not rest):
+            raise ValueError(
+                f"PWR_{info.field_name.upper()} is not a PostgreSQL URL "
+                "(write postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

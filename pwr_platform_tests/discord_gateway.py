@@ -11,7 +11,7 @@ What it speaks:
   ``/gateway/bot``; a wrong token gets 401 as from Discord. Application commands: the guild
   command sync (``PUT /applications/{app}/guilds/{guild}/commands``, 403 Missing Access for
   another guild), interaction callbacks (``POST /interactions/{id}/{token}/callback``: the reply,
-  kept per interaction) and followups; scheduled events with their interested counts
+  kept per interaction; one over 2000 characters refused with 400, as Discord does) and followups; scheduled events with their interested counts
   (``GET /guilds/{guild}/scheduled-events[/{id}]?with_user_count=1``, counts set by the test in
   :attr:`LocalDiscord.interested`, as Discord gives them only there); webhooks (``POST /webhooks/{id}/{token}`` creates a
   message, ``PATCH …/messages/{message_id}`` edits it; both kept, so a test counts posts).
@@ -495,6 +495,16 @@ class LocalDiscord:
         if request.match_info["token"] != f"interaction-token-{iid}":
             return _json({"message": "Unknown interaction", "code": 10062}, status=404)
         body = await request.json()
+        content = (body.get("data") or {}).get("content") or ""
+        if len(content) > 2000:  # as Discord: the reply is refused, the caller sees none
+            return _json(
+                {
+                    "message": "Invalid Form Body",
+                    "code": 50035,
+                    "errors": {"data": {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}}},
+                },
+                status=400,
+            )
         self.responses[iid] = body
         flags = (body.get("data") or {}).get("flags", 0)
         return _json(

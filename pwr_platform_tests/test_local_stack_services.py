@@ -26,6 +26,7 @@ import pytest
 from pwr_platform.runtime.pid_files import process_identity, write_pid_file
 from pwr_platform.runtime.services import (
     Service,
+    ServiceStartError,
     pid_file,
     running_process,
     start_dagster,
@@ -124,6 +125,23 @@ def test_start_does_not_skip_a_service_whose_pid_file_names_a_stranger(
         assert stop_service(settings, "web", timeout=20)
     assert not _alive(pid) and stranger.poll() is None
     assert not pid_file(settings, "web").exists()
+
+
+def test_a_service_that_exits_while_starting_fails_at_once_with_its_log(tmp_path: Path) -> None:
+    """A service that dies on start (here: a web server refusing its port) is reported as soon
+    as it exits, with its log's end, instead of after the whole health-check timeout."""
+    settings = PwrSettings(home=tmp_path)
+    port = _free_port()
+    service = Service(
+        "web",
+        [sys.executable, "-c", "import sys, time; time.sleep(0.5); sys.exit('cannot bind 127.0.0.1')"],
+        health_url=f"http://127.0.0.1:{port}/",
+    )
+    started = time.monotonic()
+    with pytest.raises(ServiceStartError, match="web exited") as failed:
+        start_service(settings, service, env={}, timeout=120)
+    assert time.monotonic() - started < 30
+    assert "cannot bind 127.0.0.1" in str(failed.value)  # the log's tail
 
 
 def test_stale_pid_file_of_an_exited_process_is_removed(tmp_path: Path) -> None:

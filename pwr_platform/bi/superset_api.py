@@ -16,6 +16,10 @@ class SupersetApiError(RuntimeError):
     """Superset answered with an error; the message holds the status and the body."""
 
 
+class SupersetUnreachable(SupersetApiError):
+    """Superset did not answer at all (not running, wrong URL or port)."""
+
+
 class SupersetClient:
     """Logged-in session against one Superset (JWT for the API, session cookie + CSRF for writes)."""
 
@@ -24,11 +28,18 @@ class SupersetClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["Referer"] = self.base_url
-        resp = self.session.post(
-            self._url("/api/v1/security/login"),
-            json={"username": username, "password": password, "provider": "db", "refresh": False},
-            timeout=timeout,
-        )
+        try:
+            resp = self.session.post(
+                self._url("/api/v1/security/login"),
+                json={"username": username, "password": password, "provider": "db", "refresh": False},
+                timeout=timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # the usual case is simply "Superset is not running": say so, not urllib3's retry chain
+            raise SupersetUnreachable(
+                f"Superset does not answer at {self.base_url} ({type(exc).__name__}): is it running? "
+                "(`pwr superset start` or `pwr up`; PWR_SUPERSET_URL / PWR_SUPERSET_PORT say where)"
+            ) from None
         if resp.status_code != 200:
             raise SupersetApiError(
                 f"Superset login as {username!r} failed ({resp.status_code}): {resp.text[:300]}"

@@ -13,6 +13,7 @@ from datetime import date, datetime
 import click
 import psycopg
 
+from pwr_platform.cli.dates import in_span
 from pwr_platform.cli.ingest import checked_warehouse
 from pwr_platform.settings import PwrSettings, get_settings, secret_value
 from pwr_platform.transforms.digest import DigestError, last_finished_week, publish, week_start, weekly_digest
@@ -36,11 +37,12 @@ def digest(week_text: str | None, dry_run: bool, database_url: str | None) -> No
         week = last_finished_week(datetime.now(settings.tz).date())
     else:
         try:
-            week = week_start(date.fromisoformat(week_text))
+            day = date.fromisoformat(week_text)
         except ValueError:
             raise click.BadParameter(
                 f"{week_text!r} is not a date (YYYY-MM-DD)", param_hint="--week"
             ) from None
+        week = week_start(in_span(day, "--week"))
     url = secret_value(
         PwrSettings().digest_webhook_url
     )  # the secret is read at run time, like the asset does

@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -27,12 +27,15 @@ def checked_warehouse(url: str | None = None) -> str:
 
     from pwr_platform.warehouse.connection import warehouse_url
 
+    get_settings()  # a malformed PWR_* variable (the URL among them) stops here, named
     url = url or warehouse_url(start=True)
     try:
         with psycopg.connect(url, connect_timeout=10) as conn:
             migrated = conn.execute("SELECT to_regclass('pwr_raw.discord_voice_events')").fetchone()[0]
     except psycopg.OperationalError as exc:
-        raise click.ClickException(f"warehouse unreachable: {str(exc).strip()}") from exc
+        raise click.ClickException(f"warehouse unreachable: {str(exc).strip()}") from None
+    except psycopg.ProgrammingError as exc:  # a --database-url that is no connection string
+        raise click.ClickException(f"not a PostgreSQL URL: {str(exc).strip()}") from None
     if migrated is None:
         raise click.ClickException("the warehouse has no schema yet: run `pwr db upgrade` first")
     return url
@@ -173,10 +176,15 @@ def ingest(
 def _parse_end(value: str | None) -> datetime | None:
     if value is None:
         return None
+    from pwr_platform.cli.dates import in_span
+
     try:
         end = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO 8601 date or timestamp: {value!r}") from exc
+    except ValueError:
+        raise click.BadParameter(
+            f"not an ISO 8601 date or timestamp: {value!r}", param_hint="--end"
+        ) from None
+    in_span(end.date(), "--end")
     return end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
 
 
@@ -190,8 +198,13 @@ def _parse_end(value: str | None) -> datetime | None:
     help="End of the simulated period (ISO date/time; no zone = UTC). Default: today 00:00 UTC. "
     "The same seed and --end always give the same data.",
 )
-@click.option("--guild-id", default=None, type=int, help="Default: PWR_GUILD_ID, else a fixed demo id.")
-@click.option("--batch-size", default=10_000, show_default=True)
+@click.option(
+    "--guild-id",
+    default=None,
+    type=click.IntRange(min=1, max=2**63 - 1),
+    help="Default: PWR_GUILD_ID, else a fixed demo id.",
+)
+@click.option("--batch-size", default=10_000, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--if-empty",
     is_flag=True,
@@ -207,6 +220,14 @@ def simulate(
     _logging(logging.WARNING)
     settings = get_settings()
     kwargs = {"end": _parse_end(end)} if end else {}
+    try:  # `end - days` before year 1 is an OverflowError, not a date: said like any early start
+        kwargs.get("end", datetime.now(UTC)) - timedelta(days=days)
+    except OverflowError:
+        raise click.BadParameter(
+            f"{days:,} days before the end would start before year 1, long before Discord existed "
+            f"({EARLIEST_TS:%Y-%m-%d}): use fewer --days",
+            param_hint="--end / --days",
+        ) from None
     config = SimulationConfig(
         members=members,
         days=days,
@@ -363,6 +384,7 @@ def bot(health: bool, list_commands: bool, sync: bool) -> None:
     # not wait for it (for the embedded server, start it when it is ours to start).
     url = warehouse_url(start=settings.database_url is None)
     click.echo(f"Collector run {config.run_id} for guild {config.guild_id} (SIGTERM or Ctrl-C to stop)")
+    import aiohttp
     import discord
 
     commands = CommandOptions(
@@ -377,6 +399,11 @@ def bot(health: bool, list_commands: bool, sync: bool) -> None:
         )
     except discord.LoginFailure as exc:
         raise click.ClickException(f"Discord refused the bot token (PWR_DISCORD_TOKEN): {exc}") from None
+    except aiohttp.ClientError as exc:  # before the first connection: nothing was collected yet
+        raise click.ClickException(
+            f"Discord could not be reached: {exc} (check the network; PWR_DISCORD_API_URL / "
+            "PWR_DISCORD_GATEWAY_URL when set)"
+        ) from None
     except discord.PrivilegedIntentsRequired:
         raise click.ClickException(
             "PWR_BOT_MEMBERS_INTENT is on but the members intent is not enabled for this bot in the "

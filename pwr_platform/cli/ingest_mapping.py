@@ -31,10 +31,14 @@ def print_summary(summary: FileSummary, mapper: LineMapper | None) -> None:
     """One file's summary line; with a mapping, its line format and the skipped lines by reason."""
     if mapper is None:
         click.echo(summary.line())
+        for line in summary.rejection_lines():
+            click.echo(line)
         return
     reader = "Loki answer, " if summary.format == "loki" else ""
     summary.format = f"{reader}{mapper.mapping.format} lines via the mapping"
     click.echo(summary.line())
+    for line in summary.rejection_lines():
+        click.echo(line)
     skipped = mapper.take_skipped()
     if skipped:
         reasons = "; ".join(f"{n:,} {reason}" for reason, n in skipped.most_common())

@@ -245,10 +245,6 @@ def materialize_graph(
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value else None
-
-
 @click.command("materialize")
 @click.option("--from", "from_day", type=click.DateTime(["%Y-%m-%d"]), help="First day (PWR_TIMEZONE).")
 @click.option("--to", "to_day", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive.")
@@ -260,17 +256,22 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
     """
     from dagster import DagsterInstance
 
+    from pwr_platform.cli.dates import in_span
+    from pwr_platform.cli.ingest import checked_warehouse
     from pwr_platform.runtime.dagster_instance import apply_env
     from pwr_platform.settings import get_settings
 
     settings = get_settings()
-    if from_day and to_day and to_day < from_day:
-        raise click.BadParameter("--to is before --from")
+    first = in_span(from_day.date(), "--from") if from_day else None
+    last = in_span(to_day.date(), "--to") if to_day else None
+    if first and last and last < first:
+        raise click.BadParameter(f"--to is before --from ({last} < {first})")
+    # an unreachable or unmigrated warehouse is one line here, not a failed Dagster run per asset
+    url = checked_warehouse()
     apply_env(settings, start=True)
     from pwr_platform.definitions import build_definitions
-    from pwr_platform.warehouse.connection import warehouse_url
 
-    window = resolve_window(warehouse_url(settings), settings.tz, _day(from_day), _day(to_day))
+    window = resolve_window(url, settings.tz, first, last)
     with DagsterInstance.get() as instance:
         defs = build_definitions()
         if attached():

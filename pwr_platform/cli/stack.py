@@ -32,11 +32,13 @@ def env_cmd() -> None:
 def up(ctx: click.Context, demo: bool) -> None:
     """Start PostgreSQL, migrate, start Dagster (code server, webserver, daemon) and Superset; print the URLs."""
     from pwr_platform.cli.superset import print_login, start_and_import
-    from pwr_platform.runtime.services import start_dagster
+    from pwr_platform.runtime.services import PORT_SETTINGS, check_port_free, start_dagster
     from pwr_platform.warehouse import migrate
     from pwr_platform.warehouse.connection import warehouse_url
 
     settings = get_settings()
+    for name in PORT_SETTINGS:  # a taken port is said now, not after minutes of materializing
+        check_port_free(settings, name, click.echo)
     url = warehouse_url(start=True)
     migrate.upgrade(url)
     click.echo("Warehouse migrated.")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pwr_platform.ingest.logs import LineCheck, LogFormatError, iter_file
@@ -24,6 +25,22 @@ class FileSummary:
     newly_quarantined: int = 0
     spooled: int = 0
     seconds: float = 0.0
+    # why lines were rejected (the reason's head) and the first line of each: the summary names
+    # them, so a user sees what is wrong in the file without querying the quarantine table
+    reasons: Counter[str] = field(default_factory=Counter)
+    first_line: dict[str, tuple[str, str]] = field(default_factory=dict)  # head → (file:line, reason)
+
+    def rejection_lines(self, shown: int = 5) -> list[str]:
+        """The commonest reasons lines were rejected, each with its first line (file:line)."""
+        if not self.reasons:
+            return []
+        out = ["  rejected lines (kept in pwr_raw.rejected_voice_events), by reason; the first of each:"]
+        for head, n in self.reasons.most_common(shown):
+            where, reason = self.first_line[head]
+            out.append(f"    {n:,}  {where}: {reason[:300]}")
+        if len(self.reasons) > shown:
+            out.append(f"    … and {len(self.reasons) - shown} more reason(s)")
+        return out
 
     def line(self) -> str:
         text = (
@@ -77,6 +94,9 @@ def ingest_file(
             read += 1
             if record.KIND == "rejected":
                 rejected += 1
+                reason = record.reason.split(": ", 1)[0]
+                summary.reasons[reason] += 1
+                summary.first_line.setdefault(reason, (record.source_ref or str(path), record.reason))
             writer.add(record)
             if position is not None and not read % 10_000:
                 position(_position(fh), size, read)

@@ -234,6 +234,8 @@ def read_events_file(path: Path) -> list[EventRow]:
         raise EventsFileError(path, [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
     except OSError as exc:
         raise EventsFileError(path, [f"cannot be read: {exc.strerror or exc}"]) from None
+    if not text.strip():
+        raise EventsFileError(path, ["the file is empty: no events to import"])
     if suffix == ".csv":
         raw_rows, label = _csv_rows(path, text), "line"
     else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,6 +51,26 @@ class Service:
 
 class ServiceStopError(RuntimeError):
     """A service could not be stopped; the message names it and says why."""
+
+
+class ServiceStartError(RuntimeError):
+    """A service could not be started (its port taken, it exited, it never answered); the
+    message names it, says why and ends with its log's tail."""
+
+
+# The port each service listens on, by name: the setting (attribute, variable) that moves it.
+PORT_SETTINGS = {
+    "dagster-code-server": ("code_server_port", "PWR_CODE_SERVER_PORT"),
+    "dagster-webserver": ("dagster_port", "PWR_DAGSTER_PORT"),
+    "superset": ("superset_port", "PWR_SUPERSET_PORT"),
+}
+
+
+def port_in_use(port: int) -> bool:
+    """Something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _bin(name: str) -> str:
@@ -114,18 +135,54 @@ def http_ok(url: str, timeout: float = 2) -> bool:
         return False
 
 
-def wait_http(url: str, timeout: float, proc_name: str, log: Path) -> None:
-    wait_ready(lambda: http_ok(url), timeout, proc_name, log, url)
+def wait_http(
+    url: str, timeout: float, proc_name: str, log: Path, alive: Callable[[], bool] = lambda: True
+) -> None:
+    wait_ready(lambda: http_ok(url), timeout, proc_name, log, url, alive)
 
 
-def wait_ready(ready: Callable[[], bool], timeout: float, proc_name: str, log: Path, what: str) -> None:
+def check_port_free(settings: PwrSettings, name: str, echo: Echo = print) -> None:
+    """Refuse to start service ``name`` when another program holds its port.
+
+    Said at once, in one line: the service would fail to bind and its health check would wait
+    the whole timeout (or take the other program's answer for the service's). Its own running
+    process is no obstacle (starting is then a no-op). ``pwr up`` checks every port first, before
+    minutes of migrating and materializing."""
+    attribute, variable = PORT_SETTINGS.get(name, (None, None))
+    port = getattr(settings, attribute) if attribute else None
+    if port is None or running_process(settings, name, echo) is not None:
+        return
+    if port_in_use(port):
+        raise ServiceStartError(
+            f"{name}: 127.0.0.1:{port} is taken by another program; set {variable} to a free port "
+            "(or stop that program)"
+        )
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:] if log.exists() else ""
+
+
+def wait_ready(
+    ready: Callable[[], bool],
+    timeout: float,
+    proc_name: str,
+    log: Path,
+    what: str,
+    alive: Callable[[], bool] = lambda: True,
+) -> None:
+    """Until ``ready()``; a process that exits meanwhile (``alive()`` false) fails at once, not
+    after the whole timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready():
             return
+        if not alive():
+            raise ServiceStartError(f"{proc_name} exited while starting; end of {log}:\n{_tail(log)}")
         time.sleep(0.5)
-    tail = log.read_text()[-2000:] if log.exists() else ""
-    raise RuntimeError(f"{proc_name} did not answer {what} within {timeout:.0f}s; end of {log}:\n{tail}")
+    raise ServiceStartError(
+        f"{proc_name} did not answer {what} within {timeout:.0f}s; end of {log}:\n{_tail(log)}"
+    )
 
 
 def start_service(
@@ -133,9 +190,11 @@ def start_service(
 ) -> int:
     """Start ``service`` unless its own process already runs; wait for its health URL."""
     running = running_process(settings, service.name, echo)
+    alive = lambda: True  # noqa: E731 - a process of an earlier start: its health decides
     if running is not None:
         pid = running.pid
     else:
+        check_port_free(settings, service.name, echo)
         log_path = log_file(settings, service.name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
@@ -149,13 +208,19 @@ def start_service(
                 start_new_session=True,
             )
         # Popen returns once the program is exec'd, so /proc already shows its real command line
-        write_pid_file(pid_file(settings, service.name), proc.pid)
+        try:
+            write_pid_file(pid_file(settings, service.name), proc.pid)
+        except RuntimeError:  # it exited at once (a bad argument, a missing program)
+            raise ServiceStartError(
+                f"{service.name} exited right after it was started; end of {log_path}:\n{_tail(log_path)}"
+            ) from None
         pid = proc.pid
+        alive = lambda: proc.poll() is None  # noqa: E731
     if service.health_url:
-        wait_http(service.health_url, timeout, service.name, log_file(settings, service.name))
+        wait_http(service.health_url, timeout, service.name, log_file(settings, service.name), alive)
     if service.ready:
         what = "a gRPC ping"
-        wait_ready(service.ready, timeout, service.name, log_file(settings, service.name), what)
+        wait_ready(service.ready, timeout, service.name, log_file(settings, service.name), what, alive)
     return pid
 
 

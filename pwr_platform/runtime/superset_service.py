@@ -17,7 +17,7 @@ from pathlib import Path
 from pwr_platform.bi.reader_role import set_reader_password
 from pwr_platform.bi.secrets_store import Secret, get_or_create
 from pwr_platform.paths import REPO_ROOT
-from pwr_platform.runtime.services import Service, start_service, stop_service
+from pwr_platform.runtime.services import Service, check_port_free, start_service, stop_service
 from pwr_platform.settings import PwrSettings, secret_value
 
 SUPERSET_DIR = REPO_ROOT / "superset"
@@ -175,6 +175,7 @@ def setup_metadata(settings: PwrSettings, secrets: SupersetSecrets, echo=print) 
 
 def start_superset(settings: PwrSettings, warehouse_admin_url: str, echo=print) -> SupersetSecrets:
     """Set the reader role's password, set up the metadata, start gunicorn, wait for /health."""
+    check_port_free(settings, SERVICE_NAME, echo)  # before the set-up's half minute, not after
     secrets = superset_secrets(settings)
     set_reader_password(warehouse_admin_url, secrets.db_password.value)
     setup_metadata(settings, secrets, echo=echo)

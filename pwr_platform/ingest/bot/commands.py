@@ -60,6 +60,18 @@ def channel_list(channel_ids: tuple[int, ...]) -> str:
     return ", ".join(f"<#{c}>" for c in channel_ids)
 
 
+MAX_MESSAGE = 2000  # Discord refuses a longer message (HTTP 400), and the reply would be lost
+MAX_EVENT_NAME = 100  # as Discord's own scheduled events
+
+
+async def reply(interaction: discord.Interaction, text: str, *, ephemeral: bool = False) -> None:
+    """Answer the interaction, cut to Discord's message limit: a reply over it is refused by
+    Discord, which would leave the caller with no answer at all (after the record was written)."""
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 1] + "…"
+    await interaction.response.send_message(text, ephemeral=ephemeral)
+
+
 # -- who may run /event ---------------------------------------------------------------------------------
 
 
@@ -166,6 +178,11 @@ def start_event(
     else:
         channels = tuple(c for c in (channel_id or voice_channel_id,) if c)
         name = (event or "").strip() or f"Ad-hoc {kind or 'event'}"
+        if len(name) > MAX_EVENT_NAME:
+            return Outcome(
+                f"The event name is {len(name):,} characters long; give at most {MAX_EVENT_NAME} "
+                "(as Discord's own events). Nothing was recorded."
+            )
         if not channels:
             return Outcome(
                 f"Join the voice channel **{name}** runs in, or give `channel:`. Nothing was recorded."
@@ -356,7 +373,7 @@ class EventCommands(app_commands.Group):
             return True
         command = interaction.command.qualified_name if interaction.command else "event"
         log.info("commands: /%s refused for user %s (not an organizer)", command, interaction.user.id)
-        await interaction.response.send_message(refusal(command, ctx.organizer_role_id), ephemeral=True)
+        await reply(interaction, refusal(command, ctx.organizer_role_id), ephemeral=True)
         return False
 
     async def _decide(self, interaction: discord.Interaction, decide, **options) -> None:
@@ -373,7 +390,7 @@ class EventCommands(app_commands.Group):
             **options,
         )
         self._record(outcome)
-        await interaction.response.send_message(outcome.reply + note, ephemeral=True)
+        await reply(interaction, outcome.reply + note, ephemeral=True)
 
     def _record(self, outcome: Outcome) -> None:
         if outcome.record is not None:
@@ -432,7 +449,7 @@ class EventCommands(app_commands.Group):
     async def status(self, interaction: discord.Interaction) -> None:
         ctx = self.context
         states, note = await ctx.states(ctx.config.guild_id)
-        await interaction.response.send_message(status_text(states, interaction.guild) + note, ephemeral=True)
+        await reply(interaction, status_text(states, interaction.guild) + note, ephemeral=True)
 
     async def _event_choices(self, current: str, statuses: tuple[str, ...]) -> list[app_commands.Choice[str]]:
         states, _ = await self.context.states(self.context.config.guild_id)
@@ -457,16 +474,14 @@ def member_commands(context: CommandContext) -> list[app_commands.Command]:
     ) -> None:
         subject = member or interaction.user
         if context.reader is None:
-            await interaction.response.send_message("Stats are not configured on this bot.", ephemeral=True)
+            await reply(interaction, "Stats are not configured on this bot.", ephemeral=True)
             return
         try:
             figures = await context.reader.member_stats(subject.id)
         except ReaderUnavailable as exc:
-            await interaction.response.send_message(
-                f"Stats are unavailable right now: {exc}.", ephemeral=True
-            )
+            await reply(interaction, f"Stats are unavailable right now: {exc}.", ephemeral=True)
             return
-        await interaction.response.send_message(stats_text(subject.mention, figures), ephemeral=True)
+        await reply(interaction, stats_text(subject.mention, figures), ephemeral=True)
 
     @app_commands.command(name="leaderboard", description="Top 10 by voice hours and by events attended.")
     @app_commands.describe(period="This week (default), this month, or all time")
@@ -475,20 +490,37 @@ def member_commands(context: CommandContext) -> list[app_commands.Command]:
         interaction: discord.Interaction, period: app_commands.Choice[str] | None = None
     ) -> None:
         if context.reader is None:
-            await interaction.response.send_message(
-                "The leaderboard is not configured on this bot.", ephemeral=True
-            )
+            await reply(interaction, "The leaderboard is not configured on this bot.", ephemeral=True)
             return
         try:
             board = await context.reader.leaderboard(period.value if period else "week")
         except ReaderUnavailable as exc:
-            await interaction.response.send_message(
-                f"The leaderboard is unavailable right now: {exc}.", ephemeral=True
-            )
+            await reply(interaction, f"The leaderboard is unavailable right now: {exc}.", ephemeral=True)
             return
-        await interaction.response.send_message(leaderboard_text(board))
+        await reply(interaction, leaderboard_text(board))
 
     return [stats, leaderboard]
+
+
+def _command_name(interaction: discord.Interaction) -> str:
+    return interaction.command.qualified_name if interaction.command else "?"
+
+
+def bad_option_text(command, error: app_commands.TransformerError) -> str:
+    """The reply to an option value the command does not take, naming the option and its values.
+
+    Discord offers only the registered choices, so such a value comes from commands registered
+    by an older version of the bot (an upgrade without ``pwr bot --sync``) or from a member
+    that cannot be resolved."""
+    for param in getattr(command, "parameters", ()):
+        values = [c.value for c in param.choices or ()]
+        if values and error.value not in values:
+            return (
+                f"`{error.value}` is not a valid `{param.display_name}`: use one of "
+                f"{', '.join(f'`{v}`' for v in values)}. Nothing was recorded. (If Discord offered it, "
+                "the bot's commands are out of date: an admin runs `pwr bot --sync`.)"
+            )
+    return f"`{error.value}` is not a valid {error.type.name.lower()} option here. Nothing was recorded."
 
 
 def register_commands(tree: app_commands.CommandTree, context: CommandContext) -> None:
@@ -502,13 +534,16 @@ def register_commands(tree: app_commands.CommandTree, context: CommandContext) -
     async def on_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         if isinstance(error, app_commands.CheckFailure):
             return  # refused by interaction_check, which has replied
-        log.error(
-            "commands: /%s failed",
-            interaction.command.qualified_name if interaction.command else "?",
-            exc_info=error,
-        )
+        if isinstance(error, app_commands.TransformerError):
+            # an option value the command does not take: the caller's input, not a bot failure
+            log.warning("commands: /%s: %s", _command_name(interaction), error)
+            if not interaction.response.is_done():
+                await reply(interaction, bad_option_text(interaction.command, error), ephemeral=True)
+            return
+        log.error("commands: /%s failed", _command_name(interaction), exc_info=error)
         if not interaction.response.is_done():
-            await interaction.response.send_message(
+            await reply(
+                interaction,
                 "That command failed inside the bot (the error is in its log). Nothing was recorded.",
                 ephemeral=True,
             )

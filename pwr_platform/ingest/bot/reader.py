@@ -92,6 +92,10 @@ class BotReader:
                 await conn.execute("SET LOCAL statement_timeout = '2s'")
                 cur = await conn.execute(sql, params)
                 return await cur.fetchall()
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName) as exc:
+            raise ReaderUnavailable(
+                "the warehouse has no schema yet (an operator runs `pwr db upgrade`)"
+            ) from exc
         except psycopg.errors.InsufficientPrivilege as exc:
             raise ReaderUnavailable(
                 "the bot's database role may not read the warehouse tables "
