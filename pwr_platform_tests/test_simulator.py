@@ -37,6 +37,18 @@ def test_same_seed_and_end_give_identical_records() -> None:
     assert first != shifted
 
 
+def test_two_guilds_simulated_with_one_seed_share_no_channel_or_event_id() -> None:
+    """Discord's channel and event ids are global: two communities simulated into one warehouse
+    with the same seed must not collide (a shared event id made materializing events fail)."""
+    one, other = (
+        Simulation(SimulationConfig(members=20, days=30, seed=5, end=END, guild_id=guild))
+        for guild in (SimulationConfig(members=1, days=1).guild_id, 922_222_222_222_222_222)
+    )
+    assert one.events and other.events
+    assert not {e.event_id for e in one.events} & {e.event_id for e in other.events}
+    assert not set(one.channel_ids.values()) & set(other.channel_ids.values())
+
+
 def test_rows_in_postgres_are_the_records_and_a_rerun_adds_nothing(warehouse_url: str) -> None:
     config = SimulationConfig(members=40, days=20, seed=3, end=END)
     write(Simulation(config), warehouse_url)

@@ -159,7 +159,12 @@ class Simulation:
         self.guild_created = self.start - timedelta(days=900)
         world = Random(f"pwr-sim:{config.seed}:world")
         names = [*GENERAL_CHANNELS, *EVENT_CHANNELS.values(), AFK_CHANNEL]
-        self.channel_ids = {name: snowflake(self.guild_created, 100 + i) for i, name in enumerate(names)}
+        # Channel and event ids are unique across Discord, not per guild: two communities simulated
+        # into one warehouse must not share them (the default guild keeps its ids)
+        self._id_salt = 0 if config.guild_id == DEFAULT_GUILD_ID else (config.guild_id % 1023 + 1) << 12
+        self.channel_ids = {
+            name: snowflake(self.guild_created, self._id_salt | (100 + i)) for i, name in enumerate(names)
+        }
         self.afk_channel_id = self.channel_ids[AFK_CHANNEL]
         self.gaps = self._collector_gaps(world)
         self._gap_starts = [g[0] for g in self.gaps]
@@ -235,7 +240,7 @@ class Simulation:
                 observed += [(actual_start, "active"), (actual_end, "completed")]
             events.append(
                 SimEvent(
-                    event_id=snowflake(created, 1000 + k),
+                    event_id=snowflake(created, self._id_salt | (1000 + k)),
                     event_type=kind,
                     name=name,
                     channel_id=self.channel_ids[EVENT_CHANNELS[kind]],
