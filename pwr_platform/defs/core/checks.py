@@ -7,27 +7,23 @@ figures and attendance, so those checks stop the run before downstream assets ma
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
+from pwr_platform.defs import violation_checks
 from pwr_platform.defs.keys import EVENT_ATTENDANCE, MEMBERS, VOICE_SESSIONS
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.warehouse.sql_runner import sql_params, sql_statements
-
-
-def _count(warehouse: WarehouseResource, name: str) -> int:
-    params = sql_params()
-    with warehouse.connect() as conn:
-        conn.execute("SET LOCAL jit = off")
-        return conn.execute(sql_statements("core_checks")[name], params).fetchone()[0]
+from pwr_platform.warehouse.sql_runner import sql_statements
 
 
 def zero_violations(name: str, asset, statement: str, rule: str, description: str):
     """A blocking check that passes when ``core_checks.sql``'s ``statement`` counts no violations."""
-
-    @asset_check(name=name, asset=asset, blocking=True, description=description)
-    def _check(warehouse: WarehouseResource) -> AssetCheckResult:
-        count = _count(warehouse, statement)
-        return AssetCheckResult(passed=count == 0, metadata={"violations": count, "rule": rule})
-
-    return _check
+    return violation_checks.zero_violations(
+        name,
+        asset,
+        sql_file="core_checks",
+        statement=statement,
+        rule=rule,
+        description=description,
+        blocking=True,
+    )
 
 
 every_raw_user_is_a_member = zero_violations(

@@ -5,21 +5,21 @@ match OpenDota served with nine players is still worth showing; the failed check
 broke and how often, so the bad documents can be found (and quarantined by hand if need be).
 """
 
-from dagster import AssetCheckResult, asset_check
-
 from pwr_platform.defs.keys import DOTA_MATCH_PLAYERS
-from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.warehouse.sql_runner import sql_statements
+from pwr_platform.defs.violation_checks import zero_violations
 
 
 def dota_rule(name: str, asset, statement: str, description: str):
-    @asset_check(name=name, asset=asset, description=description)
-    def _check(warehouse: WarehouseResource) -> AssetCheckResult:
-        with warehouse.connect() as conn:
-            count = conn.execute(sql_statements("dota_checks")[statement]).fetchone()[0]
-        return AssetCheckResult(passed=count == 0, metadata={"violations": count, "rule": description})
-
-    return _check
+    """A warning check that passes when ``dota_checks.sql``'s ``statement`` counts no violations."""
+    return zero_violations(
+        name,
+        asset,
+        sql_file="dota_checks",
+        statement=statement,
+        rule=description,
+        description=description,
+        blocking=False,
+    )
 
 
 ten_players_per_match = dota_rule(
