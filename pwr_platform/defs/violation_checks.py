@@ -17,7 +17,7 @@ def count_violations(warehouse: WarehouseResource, sql_file: str, statement: str
 
 
 def zero_violations(
-    name: str, asset, *, sql_file: str, statement: str, rule: str, description: str, blocking: bool
+    name: str, asset, statement: str, rule: str, description: str, *, sql_file: str, blocking: bool
 ):
     """A check on ``asset`` that passes when ``sql_file``'s ``statement`` counts no violations."""
 

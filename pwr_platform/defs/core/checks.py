@@ -5,6 +5,8 @@ sessions or an open session past the cap would flow straight into daily / weekly
 figures and attendance, so those checks stop the run before downstream assets materialize.
 """
 
+from functools import partial
+
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from pwr_platform.defs import violation_checks
@@ -12,18 +14,8 @@ from pwr_platform.defs.keys import EVENT_ATTENDANCE, MEMBERS, VOICE_SESSIONS
 from pwr_platform.defs.resources import WarehouseResource
 from pwr_platform.warehouse.sql_runner import sql_statements
 
-
-def zero_violations(name: str, asset, statement: str, rule: str, description: str):
-    """A blocking check that passes when ``core_checks.sql``'s ``statement`` counts no violations."""
-    return violation_checks.zero_violations(
-        name,
-        asset,
-        sql_file="core_checks",
-        statement=statement,
-        rule=rule,
-        description=description,
-        blocking=True,
-    )
+# blocking: a broken core rule would flow straight into the aggregates and attendance
+zero_violations = partial(violation_checks.zero_violations, sql_file="core_checks", blocking=True)
 
 
 every_raw_user_is_a_member = zero_violations(
