@@ -8,8 +8,8 @@ before the window is rebuilt, deleted after, so a mark made while the run reads 
 
 A run whose window holds every row of the table (a backfill of all partitions, a new warehouse)
 rebuilds the table's indexes once after the INSERT instead of row by row during it
-(:func:`indexes_built_after`, ``sql/bulk_load.sql``): the difference between 2-3× and about
-1.3× the bare INSERT … SELECT at 2 years × 5,000 members (issue 16). The table is then locked
+(:func:`indexes_built_after`, ``sql/bulk_load.sql``): 2.94× → 1.37× the bare INSERT … SELECT
+for all daily partitions at 2 years × 5,000 members (issue 16, bench/README.md). The table is then locked
 for readers until the run commits; readers never see it half written either way.
 """
 
