@@ -64,10 +64,12 @@ def core_refresh_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
         return SkipReason("no new raw data since the last core refresh")
     # today in PWR_TIMEZONE: the daily partition a session finishing now lands in (a session
     # across midnight also marks yesterday, which the late-data sensor requests)
-    today = datetime.now(get_settings().tz).date().isoformat()
-    return RunRequest(
-        job_name=live_refresh_job.name, partition_key=today, tags={"pwr/trigger": ",".join(pending)}
-    )
+    settings = get_settings()
+    today = datetime.now(settings.tz).date()
+    tags = {"pwr/trigger": ",".join(pending)}
+    if today < settings.partitions_start:  # no daily partition yet: the core tables alone
+        return RunRequest(job_name=core_refresh_job.name, tags=tags)
+    return RunRequest(job_name=live_refresh_job.name, partition_key=today.isoformat(), tags=tags)
 
 
 # Run tags of the attendance runs the sensor requests: which event (or a catch-up over all), and
