@@ -29,8 +29,8 @@ CATCH_UP_THRESHOLD = 5
 # How often the core refresh sensor asks the warehouse. A leave waits on average half of this
 # for the next tick, plus the run (start-up and SQL, 20-40 s on a busy 2-core machine). Each run is
 # a Python process start (~4 CPU-s, issue 16): at 90 s the stack under 1 event/s measured 13.9 %
-# of a core with the median leave → voice_sessions at 44 s; 120 s trades about 15 s of median
-# freshness (target 90 s) for a quarter fewer runs.
+# of a core with the median leave → voice_sessions at 44 s; 120 s trades 10-20 s of median
+# freshness (measured 55-66 s, target 90 s) for a quarter fewer runs.
 CORE_REFRESH_INTERVAL_SECONDS = 120
 
 
