@@ -41,3 +41,27 @@ def test_heartbeats_trigger_only_when_they_can_move_a_gap(tick, warehouse_conn, 
     insert_heartbeats(warehouse_conn, [at(30)])  # back after an outage: a gap appears
     request = tick()
     assert isinstance(request, RunRequest) and request.tags["pwr/trigger"] == "heartbeats"
+
+
+def test_the_run_carries_today_and_only_the_core_before_the_partitions_start(
+    tick, warehouse_conn, monkeypatch
+) -> None:
+    """Issue 16: the refresh is one live_refresh_job run for today's daily partition (core, daily,
+    member_trend together); with PWR_PARTITIONS_START still in the future there is no such
+    partition, so the core job runs alone instead of the request failing."""
+    from datetime import datetime, timedelta
+
+    from pwr_platform.settings import get_settings
+
+    insert_voice(warehouse_conn, [Voice(1, "join", at(0), 10)])
+    today = datetime.now(get_settings().tz).date()
+    request = tick()
+    assert (request.job_name, request.partition_key) == ("live_refresh_job", today.isoformat())
+    monkeypatch.setenv("PWR_PARTITIONS_START", (today + timedelta(days=7)).isoformat())
+    get_settings.cache_clear()
+    try:
+        request = tick()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert (request.job_name, request.partition_key) == ("core_refresh_job", None)

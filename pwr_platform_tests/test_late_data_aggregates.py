@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
-import pytest
 from dagster import DagsterInstance
 
 from pwr_platform.defs.agg.automation import month_start, week_start
-from pwr_platform.defs.agg.late_data import LIVE_INTERVAL_SECONDS, contiguous, late_data_aggregates_sensor
+from pwr_platform.defs.agg.late_data import contiguous, late_data_aggregates_sensor
+from pwr_platform.defs.sensors import core_refresh_sensor
+from pwr_platform.settings import get_settings
 from pwr_platform.warehouse.sql_runner import sql_statements
 from pwr_platform_tests.pipeline_driver import definitions, describe, drain, execute, tick
 from pwr_platform_tests.voice_data import Voice, insert_voice, refresh
@@ -134,14 +135,13 @@ def daily_matches_sessions(conn, day: date) -> list[tuple]:
     ).fetchall()
 
 
-def test_today_is_requested_live_at_most_every_interval_and_a_late_day_still_lands(
-    warehouse_conn, warehouse_url
-) -> None:
-    """Issue 16: a session that finished minutes ago reaches today's daily partition through the
-    sensor (not the next hourly tick), at most once per LIVE_INTERVAL_SECONDS; a late event for a
-    past day, sessionized in the same refresh, still lands in its own day (and its week after)."""
+def test_the_live_run_carries_today_and_a_late_day_still_lands(warehouse_conn, warehouse_url) -> None:
+    """Issue 16: a session that finished minutes ago reaches today's daily partition and
+    member_trend in the core refresh's own run (live_refresh_job, today's partition), not at the
+    next hourly tick; a late event for a past day, sessionized in that same run, still lands in its
+    own day (and its week after) through the late-data sensor, which never requests today."""
     now = datetime.now(UTC).replace(microsecond=0)
-    today = now.date()
+    today = datetime.now(get_settings().tz).date()
     late = today - timedelta(days=10)
     insert_voice(
         warehouse_conn,
@@ -152,45 +152,54 @@ def test_today_is_requested_live_at_most_every_interval_and_a_late_day_still_lan
             Voice(2, "leave", evening(late, 30), CHANNEL),
         ],
     )
-    refresh(warehouse_url)
-    days = sorted({(now - timedelta(minutes=4)).date(), today, late})  # across midnight: yesterday too
     defs = definitions(warehouse_url)
     with DagsterInstance.ephemeral() as instance:
+        live = tick(core_refresh_sensor, instance, warehouse_url)
+        assert describe(live) == ("live_refresh_job", today.isoformat())
+        result = execute(defs, instance, live)
+        assert result.success
+        materialized = {
+            (m.asset_key.to_user_string(), m.partition)
+            for m in (
+                e.event_specific_data.materialization for e in result.get_asset_materialization_events()
+            )
+        }
+        assert {
+            ("pwr_core/voice_sessions", None),
+            ("pwr_agg/member_voice_daily", today.isoformat()),
+            ("pwr_agg/voice_heatmap", today.isoformat()),
+            ("pwr_agg/member_trend", None),
+        } <= materialized, materialized
+        assert daily_rows(warehouse_conn, today) == daily_matches_sessions(warehouse_conn, today)
+        assert 1 in [user for user, _ in daily_rows(warehouse_conn, today)]
+
+        # the late day (and, for a session across midnight, yesterday) is the late-data sensor's
         first = tick(late_data_aggregates_sensor, instance, warehouse_url)
         requested = [describe(r) for r in first.run_requests if r.job_name == "daily_aggregates_job"]
-        assert ("daily_aggregates_job", today.isoformat()) in requested or any(
-            p.endswith(f"..{today.isoformat()}") for _, p in requested
-        ), requested
         assert any(late.isoformat() in p for _, p in requested), requested
-        assert float(first.cursor) == pytest.approx(datetime.now(UTC).timestamp(), abs=60)
+        assert not any(p.endswith(today.isoformat()) for _, p in requested), requested
         for request in first.run_requests:
             assert execute(defs, instance, request).success, describe(request)
-        # the week of the late day follows once its day is rebuilt
         drain(late_data_aggregates_sensor, defs, instance, warehouse_url)
-        for day in days:
-            assert daily_rows(warehouse_conn, day) == daily_matches_sessions(warehouse_conn, day), day
         assert daily_rows(warehouse_conn, late) == [(2, 1800)]
+        assert daily_rows(warehouse_conn, late) == daily_matches_sessions(warehouse_conn, late)
         pending = "SELECT count(*) FROM pwr_core.stale_aggregate_days WHERE aggregate = 'member_voice_daily'"
         assert warehouse_conn.execute(pending).fetchone() == (0,)
 
-        # another session ends today: within the interval the sensor leaves it (the mark stays),
-        # once the interval has passed it requests today again
+        # a late event arriving while members are live: one live run puts today's session in
+        # today's row and marks the late day, which the sensor then rebuilds
         insert_voice(
             warehouse_conn,
             [
                 Voice(3, "join", now - timedelta(minutes=1), CHANNEL),
                 Voice(3, "leave", now - timedelta(seconds=30), CHANNEL),
+                Voice(4, "join", evening(late, 40), CHANNEL),
+                Voice(4, "leave", evening(late, 50), CHANNEL),
             ],
         )
-        refresh(warehouse_url)
-        soon = tick(late_data_aggregates_sensor, instance, warehouse_url, cursor=first.cursor)
-        assert [describe(r) for r in soon.run_requests] == []
-        assert soon.cursor == first.cursor
-        assert warehouse_conn.execute(pending).fetchone()[0] >= 1
-        earlier = str(float(first.cursor) - LIVE_INTERVAL_SECONDS)
-        later = tick(late_data_aggregates_sensor, instance, warehouse_url, cursor=earlier)
-        assert ("daily_aggregates_job", today.isoformat()) in [describe(r) for r in later.run_requests]
-        for request in later.run_requests:
-            assert execute(defs, instance, request).success, describe(request)
+        again = tick(core_refresh_sensor, instance, warehouse_url)
+        assert execute(defs, instance, again).success
+        assert 3 in [user for user, _ in daily_rows(warehouse_conn, today)]
+        drain(late_data_aggregates_sensor, defs, instance, warehouse_url)
     assert daily_rows(warehouse_conn, today) == daily_matches_sessions(warehouse_conn, today)
-    assert 3 in [user for user, _ in daily_rows(warehouse_conn, today)]
+    assert daily_rows(warehouse_conn, late) == [(2, 1800), (4, 600)]

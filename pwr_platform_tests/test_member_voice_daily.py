@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, timedelta
 
 import psycopg
+import pytest
 
 from pwr_platform.defs.keys import MEMBER_VOICE_DAILY
 from pwr_platform.warehouse.sql_runner import run_script, sql_params
@@ -123,3 +124,73 @@ def test_only_completed_sessions_count(warehouse_url: str, warehouse_conn) -> No
     insert_session(warehouse_conn, 1, "2025-03-02T10:00:00Z", None)
     run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition="2025-03-02")
     assert rows(warehouse_conn, DAILY) == []
+
+
+INDEXES = """
+SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'pwr_agg' AND tablename = 'member_voice_daily'
+UNION ALL
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = 'pwr_agg.member_voice_daily'::regclass
+ORDER BY 1
+"""
+
+
+def _built_after(result) -> bool:
+    # one materialization per partition of the run, all with the run's metadata
+    (flag,) = {
+        e.event_specific_data.materialization.metadata["indexes_built_after_insert"].value
+        for e in result.get_asset_materialization_events()
+    }
+    return flag
+
+
+def test_a_whole_table_rebuild_builds_the_indexes_after_the_insert(
+    warehouse_url: str, warehouse_conn
+) -> None:
+    """Issue 16: a run whose window holds every row (a backfill of everything, a new warehouse)
+    drops the table's indexes, primary and foreign keys, inserts, and builds them again from the catalog's
+    own definitions: the same indexes and rows as a run that maintains them row by row, checks
+    green; a run of one day among others leaves the indexes alone."""
+    warehouse_conn.execute(
+        """
+        INSERT INTO pwr_core.members (member_id, discord_user_id, first_seen_ts, display_name)
+        SELECT g, 5000 + g, '2025-01-01', 'm' || g FROM generate_series(1, 9) AS g;
+        SELECT setseed(0.16);
+        INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id,
+            session_start_ts, session_end_ts, duration_seconds, is_completed, close_reason)
+        SELECT m, 1, 7, s, s + dur, extract(epoch FROM dur)::int, true, 'leave'
+        FROM (
+            SELECT 1 + floor(random() * 9)::int AS m,
+                   timestamptz '2025-05-01' + random() * interval '20 days' AS s,
+                   random() * interval '11 hours' AS dur
+            FROM generate_series(1, 300)
+        ) AS x;
+        """
+    )
+    indexes = rows(warehouse_conn, INDEXES)
+    assert len(indexes) == 4  # primary key (constraint + its index), the member index, the foreign key
+    whole = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-05-01", last="2025-05-21")
+    assert _built_after(whole)
+    assert all(check_results(whole).values()), check_results(whole)
+    assert rows(warehouse_conn, INDEXES) == indexes
+    rebuilt = rows(warehouse_conn, DAILY)
+    assert len(rebuilt) > 100
+
+    one_day = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition="2025-05-10")
+    assert not _built_after(one_day)
+    assert all(check_results(one_day).values())
+    assert rows(warehouse_conn, DAILY) == rebuilt
+    # the same rows as runs that keep the indexes: day by day into a table that has other days
+    warehouse_conn.execute("DELETE FROM pwr_agg.member_voice_daily WHERE activity_date <> '2025-05-21'")
+    for offset in range(20):
+        day = date(2025, 5, 1) + timedelta(days=offset)
+        result = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition=day.isoformat(), with_checks=False)
+        assert not _built_after(result)
+    assert rows(warehouse_conn, DAILY) == rebuilt
+    # the primary key and the foreign key are back in force
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        warehouse_conn.execute(
+            "INSERT INTO pwr_agg.member_voice_daily SELECT * FROM pwr_agg.member_voice_daily LIMIT 1"
+        )
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        warehouse_conn.execute("INSERT INTO pwr_agg.member_voice_daily VALUES ('2025-06-01', 999, 1, 1)")

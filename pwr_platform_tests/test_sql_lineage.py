@@ -26,6 +26,7 @@ MONITORING = {
     "collector_health.sql": "collector_is_heartbeating / core_refresh_keeps_up checks",
     "core_sensors.sql": "core_refresh_sensor and event_attendance_sensor",
     "stale_aggregate_days.sql": "the aggregates' stale-day marks (bookkeeping, run by every window)",
+    "bulk_load.sql": "catalog reads of the aggregates' whole-table rebuilds (windows.py)",
     "bot_commands.sql": "the Discord bot's reads for /event, /stats and /leaderboard (not an asset)",
     "dota_checks.sql": "asset checks of the Dota match tables",
 }

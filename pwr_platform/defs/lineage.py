@@ -10,22 +10,37 @@ their datasets read, both through ``tables_in_sql`` (sqlglot, PostgreSQL dialect
   functions (what the incremental transforms read new rows through) count as reads of the table.
 * ``BOOKKEEPING`` tables are the transforms' own state (watermarks, stale-day marks): written and
   read inside the runs, never an input another asset waits for.
+
+Parsing is slow (sqlglot, ~2.5 CPU-s for the whole code location on the development machine) and
+the code location is imported by every Dagster run worker, so every run paid it again (issue 16).
+The answers depend only on the SQL text and this module, so they are kept on disk under
+``PWR_HOME/cache/lineage`` keyed by a hash of both (:func:`_cached`): the code server parses once,
+the runs it launches read the answers back; a changed SQL file or a new version of this module
+is a new key, parsed afresh. sqlglot itself is imported only when something is parsed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlglot
 from dagster import AssetKey, TableColumnDep, TableColumnLineage
-from sqlglot import exp
-from sqlglot.errors import ErrorLevel
 
 from pwr_platform.defs.keys import EVENTS, VOICE_HEATMAP, VOICE_SESSIONS
+from pwr_platform.settings import get_settings
 from pwr_platform.warehouse.sql_runner import STATEMENT_NAME as _NAME
 from pwr_platform.warehouse.sql_runner import read_sql
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 OTHER_TABLES: dict[str, AssetKey] = {
     "pwr_core.event_channels": EVENTS,
@@ -65,6 +80,31 @@ class Tables:
     writes: set[str] = field(default_factory=set)
 
 
+_MODULE_HASH = hashlib.sha256(Path(__file__).read_bytes() + version("sqlglot").encode()).hexdigest()
+
+
+def _cached(kind: str, text: str, compute: Callable[[], object]):
+    """``compute()``'s JSON-able answer for ``text``, from ``PWR_HOME/cache/lineage`` when an
+    earlier process (the code server, a previous run) already computed it; written atomically
+    (a temporary file renamed into place), so processes loading the code location at the same
+    time never read half a file. An unreadable entry is computed again."""
+    key = hashlib.sha256(f"{_MODULE_HASH}\0{kind}\0{text}".encode()).hexdigest()
+    path = get_settings().home / "cache" / "lineage" / f"{key}.json"
+    try:
+        return json.loads(path.read_text())["value"]
+    except (OSError, ValueError, KeyError):
+        pass
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(json.dumps({"value": value}))
+        scratch.replace(path)
+    except OSError:
+        pass  # a read-only home: parse every time, as before
+    return value
+
+
 def _name(table: exp.Table) -> str | None:
     return f"{table.db}.{table.name}" if table.db in SCHEMAS and table.name else None
 
@@ -75,6 +115,20 @@ def tables_in_sql(text: str) -> Tables:
     ``%(name)s`` parameters are replaced by NULL first (sqlglot parses PostgreSQL, not psycopg's
     placeholders); a statement sqlglot cannot parse raises ``sqlglot.errors.ParseError``.
     """
+
+    def parse() -> list[list[str]]:
+        found = _parse_tables(text)
+        return [sorted(found.reads), sorted(found.writes)]
+
+    reads, writes = _cached("tables", text, parse)
+    return Tables(set(reads), set(writes))
+
+
+def _parse_tables(text: str) -> Tables:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ErrorLevel
+
     found = Tables()
     # sqlglot logs a warning for each statement it keeps as a plain command (CREATE TEMP TABLE …
     # ON COMMIT DROP): those create session-local tables only, never warehouse tables.
@@ -139,6 +193,29 @@ def asset_of_table(table: str) -> AssetKey:
 
 
 def column_lineage(sql_name: str) -> TableColumnLineage | None:
+    """Which upstream columns each column of a dashboard table is computed from (see
+    :func:`_parse_column_lineage`; cached on disk like :func:`tables_in_sql`)."""
+    found = _cached("columns", read_sql(sql_name), lambda: _lineage_as_json(_parse_column_lineage(sql_name)))
+    if not found:
+        return None
+    return TableColumnLineage(
+        deps_by_column={
+            column: [TableColumnDep(asset_key=AssetKey(path), column_name=name) for path, name in deps]
+            for column, deps in found.items()
+        }
+    )
+
+
+def _lineage_as_json(found: TableColumnLineage | None) -> dict | None:
+    if found is None:
+        return None
+    return {
+        column: [[dep.asset_key.path, dep.column_name] for dep in deps]
+        for column, deps in found.deps_by_column.items()
+    }
+
+
+def _parse_column_lineage(sql_name: str) -> TableColumnLineage | None:
     """Which upstream columns each column of a dashboard table is computed from.
 
     Read from the file's ``INSERT INTO table (columns) SELECT …`` with sqlglot's lineage: each
@@ -146,6 +223,8 @@ def column_lineage(sql_name: str) -> TableColumnLineage | None:
     sqlglot cannot trace (a ``USING`` join it cannot attribute, ``count(*)``) are left out rather
     than guessed; views are not followed at column level.
     """
+    import sqlglot
+    from sqlglot import exp
     from sqlglot.lineage import lineage
 
     logging.getLogger("sqlglot").setLevel(logging.ERROR)

@@ -21,6 +21,16 @@ STORAGE_URL_ENV = "PWR_DAGSTER_STORAGE_URL"
 # gRPC workspace of write_workspace instead.
 WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 MAX_CONCURRENT_RUNS = 4
+DEQUEUE_INTERVAL_SECONDS = 15
+# How often the daemon's run-retry consumer (which reads the event log for failed runs) and its
+# freshness evaluator wake up. Dagster reads these only from the environment, not dagster.yaml;
+# its defaults (5 s and 30 s) are the idle stack's largest share after the run queue. A failed
+# run is retried within a minute, a freshness state is re-evaluated every 2 minutes (the
+# policies are hourly and nightly).
+DAEMON_INTERVALS_ENV = {
+    "DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS": "60",
+    "FRESHNESS_DAEMON_INTERVAL_SECONDS": "120",
+}
 LOCATION_NAME = "pwr_platform"
 
 
@@ -33,6 +43,12 @@ def instance_config() -> dict:
         # more parallel runs only queue up inside PostgreSQL. No class or module paths here:
         # they are Dagster's private layout and move between releases.
         "concurrency": {"runs": {"max_concurrent_runs": MAX_CONCURRENT_RUNS}},
+        # The daemon looks for queued runs every DEQUEUE_INTERVAL_SECONDS (Dagster's default is 5):
+        # each look is several storage queries, each a new PostgreSQL connection (dagster-postgres
+        # pools none), most of the idle stack's CPU at 5 s (issue 16). Runs come from sensors that
+        # tick every 90 s or more, so a few seconds more before one starts change no freshness
+        # figure.
+        "run_queue": {"dequeue_interval_seconds": DEQUEUE_INTERVAL_SECONDS},
         # Failed runs are retried by the daemon when their job asks for it (tag
         # dagster/max_retries: the core refresh and the aggregate jobs, all idempotent); the
         # attendance sensor retries its own runs (defs/sensors.py), so the default is none.
@@ -80,6 +96,7 @@ def dagster_env(settings: PwrSettings | None = None, *, start: bool = False) -> 
         "DAGSTER_HOME": str(home),
         STORAGE_URL_ENV: dagster_storage_url(settings, start=start),
         "PWR_HOME": str(settings.home),
+        **DAEMON_INTERVALS_ENV,
     }
     if settings.database_url is None:
         # Resolve the embedded server's URL once so run workers need not read the secrets dir.

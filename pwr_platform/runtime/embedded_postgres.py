@@ -151,6 +151,10 @@ class EmbeddedPostgres:
                 "max_wal_size = 4GB\n"
                 "checkpoint_timeout = 15min\n"
                 "jit = off\n"
+                # the autovacuum launcher starts a worker per database every naptime (default
+                # 1 min): process starts that were a visible share of the idle stack (issue 16);
+                # a small community's tables change slowly enough for a check every 5 minutes
+                "autovacuum_naptime = 5min\n"
             )
 
     def _let_server_user_reach_pgdata(self) -> None:

@@ -1,7 +1,7 @@
 """Start, stop and inspect the long-running local processes behind ``make up`` / ``make down``.
 
 Each service is a detached process group with a pid file in ``PWR_HOME/run`` and a log in
-``PWR_HOME/logs``. Dagster runs as ``dagster code-server`` + ``dagster-webserver`` +
+``PWR_HOME/logs``. Dagster runs as ``dagster api grpc`` (the code server) + ``dagster-webserver`` +
 ``dagster-daemon`` (not ``dagster dev``, which ignores SIGINT/SIGTERM when started from a
 script): the code server loads the code location once and serves it over gRPC to the other two,
 which would otherwise each start and keep a code-server process of their own; runs are launched
@@ -94,9 +94,15 @@ def dagster_services(settings: PwrSettings) -> list[Service]:
     port, grpc_port = settings.dagster_port, settings.code_server_port
     workspace = str(settings.dagster_home / "workspace.yaml")
     return [
+        # `dagster api grpc`, the gRPC server itself, not `dagster code-server start`, which is a
+        # proxy that starts that same server as a child process: two processes relaying every
+        # call, each with its own gRPC threads waking up while nothing happens — about 0.6 % of a
+        # core of the idle stack's 5 % (issue 16). What the proxy adds is "Reload" in the UI
+        # restarting the child; on this stack the code changes with `pwr down` / `pwr up`
+        # (engineers editing definitions use `dagster dev`, which reloads).
         Service(
             CODE_SERVER,
-            [_bin("dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(grpc_port)]
+            [_bin("dagster"), "api", "grpc", "-h", "127.0.0.1", "-p", str(grpc_port)]
             + ["-m", "pwr_platform.definitions", "--location-name", LOCATION_NAME],
             ready=lambda: grpc_ok(grpc_port),
         ),

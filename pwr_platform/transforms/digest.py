@@ -15,12 +15,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import psycopg
-import requests
 
 from pwr_platform.warehouse.sql_runner import sql_statements
+
+if TYPE_CHECKING:
+    import requests
 
 WEBHOOK = re.compile(r"/webhooks/(?P<id>\d+)/(?P<token>[^/?#]+)")
 TOP_MEMBERS = 3
@@ -123,6 +126,10 @@ def _webhook(url: str) -> tuple[str, str]:
 
 
 def _call(method: str, url: str, what: str, **kwargs) -> requests.Response:
+    # imported here: the code location imports this module in every run worker, and only the
+    # digest's own run posts anything (issue 16)
+    import requests
+
     try:
         response = requests.request(method, url, timeout=15, **kwargs)
     except requests.RequestException as exc:

@@ -145,10 +145,14 @@ monthly_status_schedule = _period_schedule(
     "monthly_status_schedule", monthly_status_job, 45, month_start, "months"
 )
 
+# Every 5 minutes: the live path (a leave → member_trend) runs inside the core refresh's run
+# (live_refresh_job); what this sensor still carries — the event tables after an attendance run,
+# the tables after the hourly / nightly aggregate runs, the nightly refresh — is not a matter of
+# seconds, and each evaluation walks the conditions of the whole graph in the daemon (issue 16).
 dashboard_tables_automation = AutomationConditionSensorDefinition(
     "dashboard_tables_automation",
     target=AssetSelection.assets(*DASHBOARD_TABLES),
     default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=300,
     description="Refreshes the pwr_agg dashboard tables after their inputs change, and nightly.",
 )

@@ -8,11 +8,12 @@ one mark per aggregate); this sensor requests exactly those partitions, and each
 consumes the marks of its window in its transaction. Nothing is left stale, nothing is recomputed
 that did not change.
 
-* Today's daily partitions (member_voice_daily, voice_heatmap) are requested too, at most once
-  every ``LIVE_INTERVAL_SECONDS`` (the cursor keeps the time of the last such request): a finished
-  session reaches the daily table and, through its automation, the dashboard tables within minutes
-  instead of at the next hourly tick, while a constant trickle of leaves (live activity marks
-  today every minute) costs one daily run per interval, not one run process per minute.
+* Today is not requested here: the core refresh sensor's run (``live_refresh_job``) rebuilds
+  today's daily partitions and member_trend right after the sessions, in the same run (issue 16),
+  and the hourly schedule re-runs today besides; a session across midnight marks yesterday too,
+  which this sensor requests.
+* Every 5 minutes: what it requests is late by definition (days before today), and each tick is
+  a code-server call plus a warehouse query even when nothing is pending.
 * This week and this month are left to the nightly schedules (a week's rows are sums of its
   days; the dashboards read full weeks and months).
 * Weekly rows are sums of daily rows: a week is requested only once no daily mark inside it is
@@ -86,17 +87,12 @@ def requests_for(job_name: str, keys: Iterable[date], step: Callable[[date], dat
     return requests
 
 
-# Today's daily partitions are requested at most this often (see the module docstring): with the
-# core refresh a minute apart, a leave reaches member_voice_daily within about 1 + 2 + 1 minutes.
-LIVE_INTERVAL_SECONDS = 120
+LATE_DATA_INTERVAL_SECONDS = 300
 
 
-def stale_partitions(
-    marks: dict[str, set[date]], today: date, start: date, *, live_today: bool = False
-) -> dict[str, set[date]]:
-    """Per job: the partition starts to request from the pending marks (see the module docstring);
-    ``live_today``: today's daily partition too, when it is marked."""
-    last_daily = today if live_today else today - timedelta(days=1)
+def stale_partitions(marks: dict[str, set[date]], today: date, start: date) -> dict[str, set[date]]:
+    """Per job: the partition starts to request from the pending marks (see the module docstring)."""
+    last_daily = today - timedelta(days=1)
     daily = {d for d in marks["member_voice_daily"] | marks["voice_heatmap"] if start <= d <= last_daily}
     weeks_waiting_for_days = {week_start(d) for d in marks["member_voice_daily"]}
     weekly = {
@@ -122,13 +118,13 @@ STEP = {
 @sensor(
     name="late_data_aggregates_sensor",
     jobs=[daily_aggregates_job, weekly_engagement_job, monthly_status_job],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=LATE_DATA_INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
-        "Requests exactly the daily / weekly / monthly partitions whose sessions changed (late data, "
-        "a spool replay, a log backfill), as marked by the sessionizer, and today's daily partitions "
-        "at most every 2 minutes while sessions finish; this week and this month are left to the "
-        "schedules; a week waits until its changed days are rebuilt."
+        "Every 5 minutes: requests exactly the daily / weekly / monthly partitions before today whose "
+        "sessions changed (late data, a spool replay, a log backfill), as marked by the sessionizer; "
+        "today is rebuilt by the core refresh's run, this week and this month by the schedules; a "
+        "week waits until its changed days are rebuilt."
     ),
 )
 def late_data_aggregates_sensor(
@@ -140,13 +136,9 @@ def late_data_aggregates_sensor(
     marks: dict[str, set[date]] = defaultdict(set)
     for aggregate, day in rows:
         marks[aggregate].add(day)
-    now = datetime.now(settings.tz)
-    today = now.date()
-    last_live = float(context.cursor or 0)
-    live_today = now.timestamp() - last_live >= LIVE_INTERVAL_SECONDS
-    cursor = context.cursor
+    today = datetime.now(settings.tz).date()
     run_requests = []
-    stale = stale_partitions(marks, today, settings.partitions_start, live_today=live_today)
+    stale = stale_partitions(marks, today, settings.partitions_start)
     for job_name, keys in stale.items():
         if not keys:
             continue
@@ -159,6 +151,4 @@ def late_data_aggregates_sensor(
             f"({', '.join(k.isoformat() for k in sorted(keys)[:10])}); {len(requests)} runs"
         )
         run_requests += requests
-        if job_name == daily_aggregates_job.name and today in keys:
-            cursor = str(now.timestamp())
-    return SensorResult(run_requests=run_requests, cursor=cursor)
+    return SensorResult(run_requests=run_requests)

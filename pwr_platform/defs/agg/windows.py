@@ -5,10 +5,21 @@ backfill runs as a single run (``BackfillPolicy.single_run()``); the SQL replace
 window in one transaction, so both give the same table. In that same transaction the run consumes
 the sessionizer's "stale day" marks inside its window (``sql/stale_aggregate_days.sql``): read
 before the window is rebuilt, deleted after, so a mark made while the run reads stays.
+
+A run whose window holds every row of the table (a backfill of all partitions, a new warehouse)
+rebuilds the table's indexes once after the INSERT instead of row by row during it
+(:func:`indexes_built_after`, ``sql/bulk_load.sql``): 2.94× → 1.37× the bare INSERT … SELECT
+for all daily partitions at 2 years × 5,000 members (issue 16, bench/README.md). The table is then locked
+for readers until the run commits; readers never see it half written either way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import psycopg
 from dagster import AssetExecutionContext, MaterializeResult
 
 from pwr_platform.defs.resources import WarehouseResource
@@ -24,6 +35,37 @@ STORED_IN = {
 }
 
 
+@contextmanager
+def indexes_built_after(
+    conn: psycopg.Connection, table: str, column: str, start: date, end: date
+) -> Iterator[bool]:
+    """Inside the caller's transaction: when no row of ``table`` lies outside ``[start, end)`` (the
+    window's DELETE empties it) and no foreign key depends on its keys, drop its indexes and its
+    primary / unique / foreign keys, let the block write, then create them again from the catalog's
+    own definitions and ANALYZE. Yields whether it did (otherwise the block runs as it is)."""
+    outside = conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} < %s OR {column} >= %s)",  # noqa: S608 - constants
+        (start, end),
+    ).fetchone()[0]
+    constraints, indexes, referenced = conn.execute(
+        sql_statements("bulk_load")["indexes"], {"table": table}
+    ).fetchone()
+    if outside or referenced or not (constraints or indexes):
+        yield False
+        return
+    for name, _ in constraints:
+        conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    schema = table.split(".")[0]
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX {schema}."{name}"')
+    yield True
+    for name, definition in constraints:
+        conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    for _, definition in indexes:
+        conn.execute(definition)
+    conn.execute(f"ANALYZE {table}")
+
+
 def materialize_window(
     context: AssetExecutionContext, warehouse: WarehouseResource, sql_name: str
 ) -> MaterializeResult:
@@ -32,7 +74,8 @@ def materialize_window(
     window = {"aggregate": sql_name, "start_date": start, "end_date": end}
     with warehouse.connect() as conn:
         seen = conn.execute(stale["seen_in_window"], window).fetchall()
-        summary = run_script(conn, sql_name, sql_params(start, end))
+        with indexes_built_after(conn, *STORED_IN[sql_name], start, end) as rebuilt:
+            summary = run_script(conn, sql_name, sql_params(start, end))
         consumed = conn.execute(
             stale["consume"], {**window, "days": [r[0] for r in seen], "xids": [r[1] for r in seen]}
         ).rowcount
@@ -48,6 +91,7 @@ def materialize_window(
             "window_end_exclusive": end.isoformat(),
             "partitions": len(context.partition_keys),
             "stale_day_marks_consumed": consumed,
+            "indexes_built_after_insert": rebuilt,
             **{k: int(v) for k, v in figures.items()},
         }
     )
