@@ -139,3 +139,26 @@ def rows(conn: psycopg.Connection, query: str, params=None) -> list[tuple]:
 
 def d(text: str):
     return datetime.fromisoformat(text).date()
+
+
+def insert_random_sessions(
+    conn, *, members: int, sessions: int, days: int, max_duration: str, seed: float
+) -> None:
+    """``members`` members and ``sessions`` completed sessions at random from 2025-05-01 on, over
+    ``days`` days and up to ``max_duration`` long (a PostgreSQL interval), repeatable by ``seed``."""
+    conn.execute(
+        f"""
+        INSERT INTO pwr_core.members (member_id, discord_user_id, first_seen_ts, display_name)
+        SELECT g, 5000 + g, '2025-01-01', 'm' || g FROM generate_series(1, {int(members)}) AS g;
+        SELECT setseed({float(seed)});
+        INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id,
+            session_start_ts, session_end_ts, duration_seconds, is_completed, close_reason)
+        SELECT m, 1, 7, s, s + dur, extract(epoch FROM dur)::int, true, 'leave'
+        FROM (
+            SELECT 1 + floor(random() * {int(members)})::int AS m,
+                   timestamptz '2025-05-01' + random() * interval '{int(days)} days' AS s,
+                   random() * interval '{max_duration}' AS dur
+            FROM generate_series(1, {int(sessions)})
+        ) AS x;
+        """
+    )

@@ -11,7 +11,14 @@ import pytest
 from pwr_platform.defs.keys import MEMBER_VOICE_DAILY
 from pwr_platform.warehouse.sql_runner import run_script, sql_params
 from pwr_platform_tests.agg_runner import check_results, run_assets
-from pwr_platform_tests.agg_scenario import d, insert_member, insert_scenario, insert_session, rows
+from pwr_platform_tests.agg_scenario import (
+    d,
+    insert_member,
+    insert_random_sessions,
+    insert_scenario,
+    insert_session,
+    rows,
+)
 
 DAILY = "SELECT activity_date, member_id, total_sessions, total_voice_seconds FROM pwr_agg.member_voice_daily ORDER BY 1, 2"
 
@@ -77,21 +84,8 @@ def test_range_backfill_in_one_run_equals_single_partition_runs(
     warehouse_url: str, pg_server_url: str, warehouse_conn
 ) -> None:
     """30 days as one run give exactly the rows of 30 one-day runs (random, capped sessions)."""
-    warehouse_conn.execute(
-        """
-        INSERT INTO pwr_core.members (member_id, discord_user_id, first_seen_ts, display_name)
-        SELECT g, 5000 + g, '2025-01-01', 'm' || g FROM generate_series(1, 12) AS g;
-        SELECT setseed(0.42);
-        INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id,
-            session_start_ts, session_end_ts, duration_seconds, is_completed, close_reason)
-        SELECT m, 1, 7, s, s + dur, extract(epoch FROM dur)::int, true, 'leave'
-        FROM (
-            SELECT 1 + floor(random() * 12)::int AS m,
-                   timestamptz '2025-05-01' + random() * interval '31 days' AS s,
-                   random() * interval '11 hours 59 minutes' AS dur
-            FROM generate_series(1, 600)
-        ) AS x;
-        """
+    insert_random_sessions(
+        warehouse_conn, members=12, sessions=600, days=31, max_duration="11 hours 59 minutes", seed=0.42
     )
     run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-05-02", last="2025-05-31")
     one_run = rows(warehouse_conn, DAILY)
@@ -151,21 +145,8 @@ def test_a_whole_table_rebuild_builds_the_indexes_after_the_insert(
     drops the table's indexes, primary and foreign keys, inserts, and builds them again from the catalog's
     own definitions: the same indexes and rows as a run that maintains them row by row, checks
     green; a run of one day among others leaves the indexes alone."""
-    warehouse_conn.execute(
-        """
-        INSERT INTO pwr_core.members (member_id, discord_user_id, first_seen_ts, display_name)
-        SELECT g, 5000 + g, '2025-01-01', 'm' || g FROM generate_series(1, 9) AS g;
-        SELECT setseed(0.16);
-        INSERT INTO pwr_core.voice_sessions (member_id, discord_guild_id, discord_channel_id,
-            session_start_ts, session_end_ts, duration_seconds, is_completed, close_reason)
-        SELECT m, 1, 7, s, s + dur, extract(epoch FROM dur)::int, true, 'leave'
-        FROM (
-            SELECT 1 + floor(random() * 9)::int AS m,
-                   timestamptz '2025-05-01' + random() * interval '20 days' AS s,
-                   random() * interval '11 hours' AS dur
-            FROM generate_series(1, 300)
-        ) AS x;
-        """
+    insert_random_sessions(
+        warehouse_conn, members=9, sessions=300, days=20, max_duration="11 hours", seed=0.16
     )
     indexes = rows(warehouse_conn, INDEXES)
     assert len(indexes) == 4  # primary key (constraint + its index), the member index, the foreign key
