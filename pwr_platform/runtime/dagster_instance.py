@@ -38,10 +38,19 @@ def instance_config() -> dict:
     return {
         # postgresql+psycopg2 scheme: with SQLAlchemy 2.1 the bare "postgresql" scheme no longer
         # means psycopg2, which is the driver dagster-postgres is written for.
-        "storage": {"postgres": {"postgres_url": {"env": STORAGE_URL_ENV}}},
+        # Dagster's PostgreSQL storage with one kept connection per storage in every process
+        # (runtime/pooled_dagster_storage.py): dagster-postgres alone opens a connection per call.
+        "storage": {
+            "custom": {
+                "module": "pwr_platform.runtime.pooled_dagster_storage",
+                "class": "PooledPostgresStorage",
+                "config": {"postgres_url": {"env": STORAGE_URL_ENV}},
+            }
+        },
         # Dagster's public run-queue setting (the default run coordinator queues runs): on 2 cores
-        # more parallel runs only queue up inside PostgreSQL. No class or module paths here:
-        # they are Dagster's private layout and move between releases.
+        # more parallel runs only queue up inside PostgreSQL. No class or module paths of Dagster's
+        # here: they are Dagster's private layout and move between releases (the storage class
+        # above is the platform's own, a subclass of dagster-postgres's public one).
         "concurrency": {"runs": {"max_concurrent_runs": MAX_CONCURRENT_RUNS}},
         # The daemon looks for queued runs every DEQUEUE_INTERVAL_SECONDS (Dagster's default is 5):
         # each look is several storage queries, each a new PostgreSQL connection (dagster-postgres

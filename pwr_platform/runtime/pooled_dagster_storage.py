@@ -1,0 +1,67 @@
+"""Dagster's PostgreSQL storage, holding one connection per storage in every Dagster process.
+
+Why: dagster-postgres opens a new PostgreSQL connection for nearly every storage call (SQLAlchemy
+``NullPool``) everywhere but in the webserver. On the local stack that was ~210 connections a
+minute with no new data (the daemon's loops: run queue, sensors, schedules, backfills, heartbeats)
+and several hundred more per live run (each event a run writes), every one a forked backend, a
+SCRAM handshake (~1.9 ms of client CPU alone) and cold catalog caches: most of PostgreSQL's share
+of the idle stack and a good part of the daemon's (issue 16, bench/README.md).
+
+This class is Dagster's own ``DagsterPostgresStorage`` with the pooling Dagster itself applies in
+the webserver — each of the three storages' public ``optimize_for_webserver``: a pool of one kept
+connection plus overflow connections for concurrent threads — applied in every process that
+loads the instance (daemon, code server, run workers, the CLI). No statement timeout is set (0),
+as with Dagster's default storage outside the webserver; the webserver sets its own on top.
+
+After a PostgreSQL restart the kept connection is dead: the call that finds out fails once with a
+disconnect error, SQLAlchemy then discards every pooled connection, and the next call connects
+afresh (``test_pooled_dagster_storage.py`` restarts the server under a live instance). The
+daemon's loops log that one failure and carry on at their next tick, as they do for any storage
+error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+
+if TYPE_CHECKING:
+    from dagster._serdes import ConfigurableClassData
+
+# A kept connection older than this is replaced on its next use (PostgreSQL backends grow their
+# catalog caches; an hour bounds that, at one reconnect an hour per storage).
+POOL_RECYCLE_SECONDS = 3600
+# Connections beyond the kept one, for threads that use a storage at the same moment (the
+# daemon's loops, the webserver's requests); they are closed when returned.
+POOL_MAX_OVERFLOW = 10
+
+
+class PooledPostgresStorage(DagsterPostgresStorage):
+    """``DagsterPostgresStorage`` whose run, event-log and schedule storages keep a connection."""
+
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+        token_provider: Any = None,
+    ) -> None:
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
+            storage.optimize_for_webserver(
+                statement_timeout=0, pool_recycle=POOL_RECYCLE_SECONDS, max_overflow=POOL_MAX_OVERFLOW
+            )
+
+    @classmethod
+    def from_config_value(  # ty: ignore[invalid-method-override]
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PooledPostgresStorage:
+        return cls(
+            inst_data=inst_data,
+            postgres_url=pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            token_provider=get_token_provider_from_config(config_value),
+        )
