@@ -16,6 +16,9 @@ DELETE FROM pwr_agg.member_voice_daily
 WHERE activity_date >= %(start_date)s::date
   AND activity_date < %(end_date)s::date;
 
+-- The summary (rows written and their totals) comes from the INSERT's own RETURNING rows: no
+-- second scan of the window.
+WITH written AS (
 INSERT INTO pwr_agg.member_voice_daily (activity_date, member_id, total_sessions, total_voice_seconds)
 WITH win AS (
     SELECT %(start_date)s::date::timestamp AT TIME ZONE %(tz)s AS lo,
@@ -46,10 +49,10 @@ SELECT activity_date,
        coalesce(sum(round(extract(epoch FROM piece_end - piece_start))), 0)::bigint               AS total_voice_seconds
 FROM pieces
 WHERE piece_end > piece_start OR activity_date = start_day
-GROUP BY activity_date, member_id;
-
+GROUP BY activity_date, member_id
+RETURNING member_id, total_voice_seconds
+)
 SELECT count(*) AS rows_written,
        coalesce(sum(total_voice_seconds), 0)::bigint AS voice_seconds,
        count(DISTINCT member_id) AS members
-FROM pwr_agg.member_voice_daily
-WHERE activity_date >= %(start_date)s::date AND activity_date < %(end_date)s::date;
+FROM written;
