@@ -12,10 +12,11 @@ rebuilds the table's indexes once after the INSERT instead of row by row during 
 for all daily partitions at 2 years × 5,000 members (issue 16, bench/README.md). The table is then locked
 for readers until the run commits; readers never see it half written either way.
 
-The run's figures come from its own INSERT: each SQL file ends with ``WITH written AS (INSERT …
-RETURNING …) SELECT count(*), sum(…) FROM written``, whose count is also
-``dagster/partition_row_count`` and, after a whole-table rebuild, ``dagster/row_count``; nothing
-scans the window again after writing it (issue 16, third round).
+The run's figures are its SQL file's last statement: the rows written and their totals (the
+weekly, monthly and heatmap files take them from the INSERT's own RETURNING rows; the daily one
+reads its window again, cheaper there). Its count is also ``dagster/partition_row_count`` and,
+after a whole-table rebuild, ``dagster/row_count``: no count(*) after the write (issue 16, third
+round).
 """
 
 from __future__ import annotations
