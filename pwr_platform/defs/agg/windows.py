@@ -92,7 +92,7 @@ def materialize_window(
     with warehouse.connect() as conn:
         seen = conn.execute(stale["seen_in_window"], window).fetchall()
         with indexes_built_after(conn, stored_in, column, start, end) as rebuilt:
-            # the SQL file's last statement: its INSERT's RETURNING rows, counted and summed
+            # the SQL file's last statement: the rows it wrote, counted and summed
             (summary,) = run_script(conn, sql_name, sql_params(start, end))
         consumed = conn.execute(
             stale["consume"], {**window, "days": [r[0] for r in seen], "xids": [r[1] for r in seen]}
