@@ -3,8 +3,16 @@ PostgreSQL's catalog has it, a preview of a dashboard table, and a code referenc
 
 from __future__ import annotations
 
+import pytest
+
 from pwr_platform.definitions import build_definitions
-from pwr_platform.defs.keys import EVENT_SUCCESS, MEMBER_VOICE_DAILY
+from pwr_platform.defs.keys import (
+    EVENT_SUCCESS,
+    MEMBER_ENGAGEMENT_WEEKLY,
+    MEMBER_MONTHLY_STATUS,
+    MEMBER_VOICE_DAILY,
+    VOICE_HEATMAP,
+)
 from pwr_platform.warehouse.sql_runner import sql_path
 from pwr_platform_tests.agg_runner import run_assets
 from pwr_platform_tests.agg_scenario import insert_scenario
@@ -36,6 +44,74 @@ def test_partitioned_materialization_counts_rows_like_sql(warehouse_url, warehou
         ).fetchall()
     )
     assert {c.name: c.description for c in columns} == comments
+
+
+# Each windowed aggregate: the table the UI counts, the table its partitions are stored in, their
+# period column, its run's summary figures as SQL over a window, and two runs: the whole table
+# (indexes built after the insert) and then one partition among others.
+WINDOWED = {
+    MEMBER_VOICE_DAILY: (
+        "pwr_agg.member_voice_daily",
+        "pwr_agg.member_voice_daily",
+        "activity_date",
+        "count(*), coalesce(sum(total_voice_seconds), 0), count(DISTINCT member_id)",
+        ("rows_written", "voice_seconds", "members"),
+        {"first": "2025-03-01", "last": "2025-03-16"},
+        {"partition": "2025-03-04"},
+    ),
+    VOICE_HEATMAP: (
+        "pwr_agg.voice_heatmap",
+        "pwr_agg.voice_heatmap_hourly",
+        "activity_date",
+        "count(*), coalesce(sum(voice_seconds), 0)",
+        ("rows_written", "voice_seconds"),
+        {"first": "2025-03-01", "last": "2025-03-16"},
+        {"partition": "2025-03-04"},
+    ),
+    MEMBER_ENGAGEMENT_WEEKLY: (
+        "pwr_agg.member_engagement_weekly",
+        "pwr_agg.member_engagement_weekly",
+        "week_start_date",
+        "count(*), coalesce(sum(total_voice_seconds), 0), coalesce(sum(events_attended), 0)",
+        ("rows_written", "voice_seconds", "events_attended"),
+        {"first": "2025-02-24", "last": "2025-03-10"},
+        {"partition": "2025-03-03"},
+    ),
+    MEMBER_MONTHLY_STATUS: (
+        "pwr_agg.member_monthly_status",
+        "pwr_agg.member_monthly_status",
+        "month_start_date",
+        "count(*), count(*) FILTER (WHERE was_active)",
+        ("rows_written", "active_rows"),
+        {"first": "2025-02-01", "last": "2025-03-01"},
+        {"partition": "2025-03-01"},
+    ),
+}
+
+
+@pytest.mark.parametrize("key", list(WINDOWED), ids=lambda k: k.path[-1])
+def test_window_figures_equal_sql(key, warehouse_url, warehouse_conn) -> None:
+    """A windowed aggregate's figures come from its INSERT's own RETURNING rows (and, when the run
+    rebuilt the whole table, its row count too): they equal SQL over the table afterwards, for a
+    whole-table run and for one partition among others."""
+    shown, stored, column, figures_sql, names, whole, one = WINDOWED[key]
+    insert_scenario(warehouse_conn)
+    if key == MEMBER_ENGAGEMENT_WEEKLY:
+        run_assets(
+            warehouse_url, [MEMBER_VOICE_DAILY], first="2025-03-01", last="2025-03-16", with_checks=False
+        )
+    for run, rebuilt in ((whole, True), (one, False)):
+        result = run_assets(warehouse_url, [key], with_checks=False, **run)
+        metadata = result.asset_materializations_for_node("__".join(key.path))[0].metadata
+        assert metadata["indexes_built_after_insert"].value is rebuilt
+        window = (metadata["window_start"].value, metadata["window_end_exclusive"].value)
+        in_window = f"FROM {stored} WHERE {column} >= %s AND {column} < %s"
+        figures = warehouse_conn.execute(f"SELECT {figures_sql} {in_window}", window).fetchone()
+        total = warehouse_conn.execute(f"SELECT count(*) FROM {shown}").fetchone()[0]
+        assert {name: metadata[name].value for name in names} == dict(zip(names, figures, strict=True))
+        assert figures[0] > 0
+        assert metadata["dagster/partition_row_count"].value == figures[0]
+        assert metadata["dagster/row_count"].value == total
 
 
 def test_dashboard_table_materialization_has_a_preview(warehouse_url, warehouse_conn) -> None:

@@ -117,25 +117,25 @@ def materialized_table_metadata(
     conn: psycopg.Connection,
     table: str,
     *,
-    partition_filter: tuple[str, str, object, object] | None = None,
+    row_count: int | None = None,
+    partition_row_count: int | None = None,
     preview_order: str | None = None,
 ) -> dict:
     """Standard metadata of one materialization of ``table``.
 
-    ``partition_filter``: (table, date column, start, end) of the run's window: its row count is
-    ``dagster/partition_row_count`` (a run over a range of partitions counts the whole range; the
-    table is the one the partitions are stored in, e.g. voice_heatmap_hourly under its view).
+    ``row_count``: the table's row count when the caller already knows it exactly (a run that
+    rebuilt the whole table under its lock wrote every row), else ``count(*)`` here;
+    ``partition_row_count``: the rows of the run's partition window (a run over a range of
+    partitions counts the whole range), as the run's own INSERT reported them.
     """
+    if row_count is None:
+        row_count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
     metadata: dict = {
-        "dagster/row_count": conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0],  # noqa: S608
+        "dagster/row_count": row_count,
         "dagster/column_schema": catalog_column_schema(conn, table),
     }
-    if partition_filter is not None:
-        stored_in, column, start, end = partition_filter
-        metadata["dagster/partition_row_count"] = conn.execute(
-            f"SELECT count(*) FROM {stored_in} WHERE {column} >= %s AND {column} < %s",  # noqa: S608
-            (start, end),
-        ).fetchone()[0]
+    if partition_row_count is not None:
+        metadata["dagster/partition_row_count"] = partition_row_count
     if preview_order is not None:
         metadata["preview"] = preview(conn, table, preview_order)
     return metadata

@@ -12,6 +12,9 @@ DELETE FROM pwr_agg.member_engagement_weekly
 WHERE week_start_date >= %(start_date)s::date
   AND week_start_date < %(end_date)s::date;
 
+-- The summary (rows written and their totals) comes from the INSERT's own RETURNING rows: no
+-- second scan of the window.
+WITH written AS (
 INSERT INTO pwr_agg.member_engagement_weekly
     (week_start_date, member_id, total_voice_seconds, events_attended, distinct_event_types)
 WITH voice AS (
@@ -44,10 +47,10 @@ SELECT week_start_date,
        coalesce(a.events_attended, 0),
        coalesce(a.distinct_event_types, 0)
 FROM voice AS v
-FULL JOIN attended AS a USING (week_start_date, member_id);
-
+FULL JOIN attended AS a USING (week_start_date, member_id)
+RETURNING total_voice_seconds, events_attended
+)
 SELECT count(*) AS rows_written,
        coalesce(sum(total_voice_seconds), 0)::bigint AS voice_seconds,
        coalesce(sum(events_attended), 0)::bigint     AS events_attended
-FROM pwr_agg.member_engagement_weekly
-WHERE week_start_date >= %(start_date)s::date AND week_start_date < %(end_date)s::date;
+FROM written;

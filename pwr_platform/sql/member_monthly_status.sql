@@ -14,6 +14,9 @@ DELETE FROM pwr_agg.member_monthly_status
 WHERE month_start_date >= %(start_date)s::date
   AND month_start_date < %(end_date)s::date;
 
+-- The summary (rows written and their totals) comes from the INSERT's own RETURNING rows: no
+-- second scan of the window.
+WITH written AS (
 INSERT INTO pwr_agg.member_monthly_status (month_start_date, member_id, was_active)
 WITH months AS (
     SELECT m::date                                                   AS month_start_date,
@@ -51,9 +54,9 @@ SELECT el.month_start_date,
        (v.member_id IS NOT NULL OR ev.member_id IS NOT NULL) AS was_active
 FROM eligible AS el
 LEFT JOIN active_in_voice  AS v  USING (month_start_date, member_id)
-LEFT JOIN active_at_events AS ev USING (month_start_date, member_id);
-
+LEFT JOIN active_at_events AS ev USING (month_start_date, member_id)
+RETURNING was_active
+)
 SELECT count(*) AS rows_written,
        count(*) FILTER (WHERE was_active) AS active_rows
-FROM pwr_agg.member_monthly_status
-WHERE month_start_date >= %(start_date)s::date AND month_start_date < %(end_date)s::date;
+FROM written;

@@ -10,6 +10,9 @@ DELETE FROM pwr_agg.voice_heatmap_hourly
 WHERE activity_date >= %(start_date)s::date
   AND activity_date < %(end_date)s::date;
 
+-- The summary (rows written and their totals) comes from the INSERT's own RETURNING rows: no
+-- second scan of the window.
+WITH written AS (
 INSERT INTO pwr_agg.voice_heatmap_hourly (activity_date, hour_of_day, voice_seconds)
 WITH win AS (
     SELECT %(start_date)s::date::timestamp AT TIME ZONE %(tz)s AS lo,
@@ -41,8 +44,8 @@ SELECT (hour_start AT TIME ZONE %(tz)s)::date                     AS activity_da
        sum(round(extract(epoch FROM piece_end - piece_start)))::bigint AS voice_seconds
 FROM pieces
 WHERE piece_end > piece_start
-GROUP BY 1, 2;
-
+GROUP BY 1, 2
+RETURNING voice_seconds
+)
 SELECT count(*) AS rows_written, coalesce(sum(voice_seconds), 0)::bigint AS voice_seconds
-FROM pwr_agg.voice_heatmap_hourly
-WHERE activity_date >= %(start_date)s::date AND activity_date < %(end_date)s::date;
+FROM written;

@@ -11,6 +11,12 @@ rebuilds the table's indexes once after the INSERT instead of row by row during 
 (:func:`indexes_built_after`, ``sql/bulk_load.sql``): 2.94× → 1.37× the bare INSERT … SELECT
 for all daily partitions at 2 years × 5,000 members (issue 16, bench/README.md). The table is then locked
 for readers until the run commits; readers never see it half written either way.
+
+The run's figures are its SQL file's last statement: the rows written and their totals (the
+weekly, monthly and heatmap files take them from the INSERT's own RETURNING rows; the daily one
+reads its window again, cheaper there). Its count is also ``dagster/partition_row_count`` and,
+after a whole-table rebuild, ``dagster/row_count``: no count(*) after the write (issue 16, third
+round).
 """
 
 from __future__ import annotations
@@ -42,15 +48,24 @@ def indexes_built_after(
     """Inside the caller's transaction: when no row of ``table`` lies outside ``[start, end)`` (the
     window's DELETE empties it) and no foreign key depends on its keys, drop its indexes and its
     primary / unique / foreign keys, let the block write, then create them again from the catalog's
-    own definitions and ANALYZE. Yields whether it did (otherwise the block runs as it is)."""
-    outside = conn.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} < %s OR {column} >= %s)",  # noqa: S608 - constants
-        (start, end),
-    ).fetchone()[0]
+    own definitions and ANALYZE. Yields whether it did (otherwise the block runs as it is).
+
+    The decision is taken again under the ACCESS EXCLUSIVE lock the DROPs need anyway (the first,
+    unlocked look keeps a run of some days from locking readers out): when it yields True, no other
+    transaction can add a row outside the window before the caller commits, so the rows the block
+    writes are the whole table."""
+    outside = f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} < %s OR {column} >= %s)"  # noqa: S608 - constants
+    if conn.execute(outside, (start, end)).fetchone()[0]:
+        yield False
+        return
     constraints, indexes, referenced = conn.execute(
         sql_statements("bulk_load")["indexes"], {"table": table}
     ).fetchone()
-    if outside or referenced or not (constraints or indexes):
+    if referenced or not (constraints or indexes):
+        yield False
+        return
+    conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    if conn.execute(outside, (start, end)).fetchone()[0]:  # committed between the look and the lock
         yield False
         return
     for name, _ in constraints:
@@ -72,17 +87,26 @@ def materialize_window(
     start, end = window_dates(*context.partition_time_window)
     stale = sql_statements("stale_aggregate_days")
     window = {"aggregate": sql_name, "start_date": start, "end_date": end}
+    table = f"pwr_agg.{sql_name}"
+    stored_in, column = STORED_IN[sql_name]
     with warehouse.connect() as conn:
         seen = conn.execute(stale["seen_in_window"], window).fetchall()
-        with indexes_built_after(conn, *STORED_IN[sql_name], start, end) as rebuilt:
-            summary = run_script(conn, sql_name, sql_params(start, end))
+        with indexes_built_after(conn, stored_in, column, start, end) as rebuilt:
+            # the SQL file's last statement: the rows it wrote, counted and summed
+            (summary,) = run_script(conn, sql_name, sql_params(start, end))
         consumed = conn.execute(
             stale["consume"], {**window, "days": [r[0] for r in seen], "xids": [r[1] for r in seen]}
         ).rowcount
+        figures = {k: int(v) for k, v in summary.items()}
+        written = figures["rows_written"]
         standard = materialized_table_metadata(
-            conn, f"pwr_agg.{sql_name}", partition_filter=(*STORED_IN[sql_name], start, end)
+            conn,
+            table,
+            # a rebuild holds the table's lock and left no row outside the window: the rows written
+            # are the table (not so for voice_heatmap, whose table is a view over the stored rows)
+            row_count=written if rebuilt and stored_in == table else None,
+            partition_row_count=written,
         )
-    figures = summary[0] if summary else {}
     context.log.info(f"{sql_name}: replaced [{start}, {end}): {figures}")
     return MaterializeResult(
         metadata={
@@ -92,6 +116,6 @@ def materialize_window(
             "partitions": len(context.partition_keys),
             "stale_day_marks_consumed": consumed,
             "indexes_built_after_insert": rebuilt,
-            **{k: int(v) for k, v in figures.items()},
+            **figures,
         }
     )
