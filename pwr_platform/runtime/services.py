@@ -108,10 +108,10 @@ def dagster_services(settings: PwrSettings) -> list[Service]:
         ),
         Service(
             "dagster-webserver",
-            [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
+            [_bin("pwr-dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
             health_url=f"http://127.0.0.1:{port}/server_info",
         ),
-        Service("dagster-daemon", [_bin("dagster-daemon"), "run", "-w", workspace]),
+        Service("dagster-daemon", [_bin("pwr-dagster-daemon"), "run", "-w", workspace]),
     ]
 
 

@@ -21,8 +21,6 @@ from dagster import (
 
 from pwr_platform.defs.keys import DOTA_RAW_MATCHES, DOTA_RAW_REFERENCES
 from pwr_platform.defs.resources import WarehouseResource
-from pwr_platform.ingest.dota.client import OpenDotaClient
-from pwr_platform.ingest.dota.refresh import refresh_leagues
 from pwr_platform.settings import get_settings, secret_value
 
 
@@ -32,6 +30,11 @@ def fetch_new_dota_matches(context: OpExecutionContext, warehouse: WarehouseReso
     if not settings.dota_league_ids:
         context.log.info("PWR_DOTA_LEAGUE_IDS is not set: no league to fetch")
         return
+    # imported here: the HTTP client (requests, ~0.1 CPU-s) is not loaded by every run worker
+    # and sensor evaluation that imports the code location (issue 16)
+    from pwr_platform.ingest.dota.client import OpenDotaClient
+    from pwr_platform.ingest.dota.refresh import refresh_leagues
+
     client = OpenDotaClient(
         settings.opendota_url,
         cache_dir=settings.opendota_cache_dir,
