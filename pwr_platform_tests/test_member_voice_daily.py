@@ -157,6 +157,16 @@ def test_a_whole_table_rebuild_builds_the_indexes_after_the_insert(
     rebuilt = rows(warehouse_conn, DAILY)
     assert len(rebuilt) > 100
 
+    # a second backfill of everything over the full table: the same rows, and the table empties
+    # at once (TRUNCATE) rather than row by row (DELETE left it twice its size until a VACUUM)
+    size = "SELECT pg_relation_size('pwr_agg.member_voice_daily')"
+    first_size = warehouse_conn.execute(size).fetchone()[0]
+    again = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-05-01", last="2025-05-21")
+    assert _built_after(again)
+    assert rows(warehouse_conn, DAILY) == rebuilt
+    assert warehouse_conn.execute(size).fetchone()[0] == first_size
+    assert rows(warehouse_conn, INDEXES) == indexes
+
     one_day = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition="2025-05-10")
     assert not _built_after(one_day)
     assert all(check_results(one_day).values())

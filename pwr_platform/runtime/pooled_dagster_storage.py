@@ -18,6 +18,10 @@ disconnect error, SQLAlchemy then discards every pooled connection, and the next
 afresh (``test_pooled_dagster_storage.py`` restarts the server under a live instance). The
 daemon's loops log that one failure and carry on at their next tick, as they do for any storage
 error.
+
+Its event log is :class:`~pwr_platform.runtime.dagster_event_batches.BatchedPostgresEventLogStorage`
+and it turns on Dagster's batched event writes: a run over many partitions stores their events in
+a few writes instead of hundreds (``runtime/dagster_event_batches.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+
+from pwr_platform.runtime.dagster_event_batches import BatchedPostgresEventLogStorage, enable_event_batches
 
 if TYPE_CHECKING:
     from dagster._serdes import ConfigurableClassData
@@ -40,7 +46,8 @@ POOL_MAX_OVERFLOW = 10
 
 
 class PooledPostgresStorage(DagsterPostgresStorage):
-    """``DagsterPostgresStorage`` whose run, event-log and schedule storages keep a connection."""
+    """``DagsterPostgresStorage`` whose run, event-log and schedule storages keep a connection,
+    and whose event log writes a run's per-partition events in batches."""
 
     def __init__(
         self,
@@ -50,6 +57,13 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        # dagster-postgres's event log, swapped for the one that batches planned events (its
+        # tables exist now: the storage above created them when asked to)
+        self._event_log_storage.dispose()
+        self._event_log_storage = BatchedPostgresEventLogStorage(
+            postgres_url, should_autocreate_tables=False, token_provider=token_provider
+        )
+        enable_event_batches()
         for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
             storage.optimize_for_webserver(
                 statement_timeout=0, pool_recycle=POOL_RECYCLE_SECONDS, max_overflow=POOL_MAX_OVERFLOW
