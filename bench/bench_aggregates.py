@@ -24,7 +24,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -218,8 +218,8 @@ def main() -> None:
     )
 
     resources = {"warehouse": WarehouseResource(database_url=url)}
-    instance_context = platform_instance(server, f"{name}_dagster")
-    instance = instance_context.__enter__()
+    cleanup = ExitStack()  # the instance and its scratch database, closed in the finally below
+    instance = cleanup.enter_context(platform_instance(server, f"{name}_dagster"))
     range_tags = {
         "dagster/asset_partition_range_start": first_day.isoformat(),
         "dagster/asset_partition_range_end": last_day.isoformat(),
@@ -369,7 +369,7 @@ def main() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak memory of the benchmark process: {peak_mb:.0f} MB")
     finally:
-        instance_context.__exit__(None, None, None)
+        cleanup.close()
         if os.environ.get("PWR_BENCH_KEEP") != "1":
             with psycopg.connect(server, autocommit=True) as admin:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
