@@ -89,7 +89,7 @@ def test_the_platform_storage_keeps_its_connections_where_dagster_postgres_opens
     assert opened["platform"] <= 3, opened
 
 
-def test_a_restart_of_postgres_under_a_live_instance_costs_at_most_one_failed_call_and_no_data(
+def test_a_restart_of_postgres_under_a_live_instance_fails_no_call_and_loses_no_data(
     own_server: EmbeddedPostgres,  # noqa: F811 - the fixture imported above
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -114,7 +114,8 @@ def test_a_restart_of_postgres_under_a_live_instance_costs_at_most_one_failed_ca
         else:
             pytest.fail(f"the instance never reconnected after a restart: {failures}")
         print(f"\ncalls failed after the restart: {len(failures)} {[type(e).__name__ for e in failures]}")
-        assert len(failures) <= 1, failures
+        # every pooled connection is pinged when a call takes it: the dead one is replaced unseen
+        assert failures == [], failures
         assert seen is not None and seen.status == DagsterRunStatus.SUCCESS
         after = create_run_for_test(instance, job_name="after_restart")
         assert {r.job_name for r in instance.get_runs()} == {"before_restart", "after_restart"}
