@@ -26,6 +26,8 @@ LINKED_NAME = (
     "JOIN pwr_dota.player_links l ON l.account_id = p.account_id "
     "JOIN pwr_core.members mem ON mem.discord_user_id = l.discord_user_id"
 )
+# a linked player as the charts and the Player filter name them (unique, like the member profile)
+PLAYER = "pwr_agg.member_label(mem.display_name, mem.username, mem.member_id)"
 
 
 def _sql(url: str, query: str) -> list[tuple]:
@@ -128,7 +130,7 @@ def test_player_leaderboard_equals_sql(superset: RunningSuperset):
     )
     want = _sql(
         superset.warehouse_url,
-        "SELECT mem.display_name, count(*), avg(CASE WHEN p.is_win THEN 1 ELSE 0 END), "
+        f"SELECT {PLAYER}, count(*), avg(CASE WHEN p.is_win THEN 1 ELSE 0 END), "
         "round((sum(p.kills) + sum(p.assists))::numeric / greatest(sum(p.deaths), 1), 2), round(avg(p.gold_per_min)) "
         f"FROM pwr_dota.match_players p {LINKED_NAME} GROUP BY 1 ORDER BY 1",
     )
@@ -168,12 +170,12 @@ def test_inhouse_attendance_vs_league_results_equal_sql(superset: RunningSuperse
         superset.warehouse_url,
         f"""
         WITH games AS (
-            SELECT mem.member_id, mem.display_name, count(*) AS games,
+            SELECT mem.member_id, {PLAYER} AS player, count(*) AS games,
                    avg(CASE WHEN p.is_win THEN 1 ELSE 0 END) AS win_rate
             FROM pwr_dota.match_players p {LINKED_NAME}
             GROUP BY 1, 2
         )
-        SELECT g.display_name,
+        SELECT g.player,
                (SELECT count(*) FROM pwr_core.event_attendance a JOIN pwr_core.events e USING (event_id)
                 WHERE a.member_id = g.member_id AND e.event_type = 'inhouse'),
                g.games, g.win_rate

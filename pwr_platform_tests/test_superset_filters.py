@@ -56,12 +56,15 @@ def _sql(url: str, query: str) -> list[tuple]:
         return conn.execute(query).fetchall()
 
 
+MEMBER_LABEL = "pwr_agg.member_label(m.display_name, m.username, m.member_id)"
+
+
 def _busiest_member(url: str) -> str:
-    """The member with the most voice time: present on every member chart."""
+    """The member with the most voice time, as the Member filter names them: on every member chart."""
     return _sql(
         url,
-        "SELECT m.display_name FROM pwr_agg.member_voice_daily d JOIN pwr_core.members m USING (member_id) "
-        "GROUP BY m.member_id, m.display_name ORDER BY sum(d.total_voice_seconds) DESC, 1 LIMIT 1",
+        f"SELECT {MEMBER_LABEL} FROM pwr_agg.member_voice_daily d JOIN pwr_core.members m USING (member_id) "
+        "GROUP BY m.member_id ORDER BY sum(d.total_voice_seconds) DESC, 1 LIMIT 1",
     )[0][0]
 
 
@@ -77,10 +80,10 @@ def _busiest_dota_player(url: str) -> str:
     """The linked player with the most league games: on every Dota chart."""
     return _sql(
         url,
-        "SELECT m.display_name FROM pwr_dota.match_players p "
+        f"SELECT {MEMBER_LABEL} FROM pwr_dota.match_players p "
         "JOIN pwr_dota.player_links l USING (account_id) "
         "JOIN pwr_core.members m ON m.discord_user_id = l.discord_user_id "
-        "GROUP BY m.display_name ORDER BY count(*) DESC, 1 LIMIT 1",
+        "GROUP BY m.member_id ORDER BY count(*) DESC, 1 LIMIT 1",
     )[0][0]
 
 
@@ -101,7 +104,7 @@ def _cases(nf: NativeFilter, url: str) -> list[dict]:
             {"label": "last-week", "range": "Last week", "bounds": (today - timedelta(days=7), today)},
             {"label": "custom", "range": f"{custom[0]} : {custom[1]}", "bounds": custom},
         ]
-    if nf.column == "display_name":
+    if nf.column == "member_label":
         return [{"label": "member", "value": _busiest_member(url)}]
     if nf.column == "event_type":
         return [{"label": "event-type", "value": _commonest_event_type(url)}]
