@@ -16,6 +16,11 @@ catches the chart-data request each chart in scope sends. For each it asserts:
    filters) with the filter's condition added, and differ from the unfiltered SQL — so a filter
    that reached the request but not the query fails too.
 
+The drill-downs (Member Profile, Event detail) always show one member / event, chosen by a
+required filter: their Date range is set on top of the member / event the page opens on, and the
+test's SQL holds that member / event too (read from each chart's request); one of the two ranges
+must change each chart's rows.
+
 Screenshots of each dashboard unfiltered and filtered go to the test's tmp dir and to
 ``.pwr/test-artifacts/superset/filters/``.
 """
@@ -267,12 +272,32 @@ def _has_series_limit(chart: Chart) -> bool:
     return bool(chart.params.get("series_limit") or chart.params.get("limit"))
 
 
-def _check_chart(superset, chart: Chart, nf: NativeFilter, case: dict, body: dict | None) -> list[str]:
-    """Problems of one chart under one filter setting (empty when it obeys the filter exactly)."""
+def _required_conditions(dashboard: Dashboard, chart: Chart, query: dict) -> list[str]:
+    """SQL conditions of the dashboard's required select filters (a drill-down's one member or
+    event) on ``chart``, with the value the page holds, read from the chart's own request: the
+    filter under test acts on top of them, so the test's SQL must hold them too."""
+    conditions = []
+    for nf in dashboard.native_filters():
+        if nf.is_time or not nf.config.get("controlValues", {}).get("enableEmptyFilter"):
+            continue
+        if chart not in nf.charts_in_scope:
+            continue
+        (value,) = next(
+            f["val"] for f in query.get("filters", []) if f["col"] == nf.column and f["op"] == "IN"
+        )
+        conditions.append(f"{nf.column} = '{str(value).replace(chr(39), chr(39) * 2)}'")
+    return conditions
+
+
+def _check_chart(
+    superset, chart: Chart, nf: NativeFilter, case: dict, body: dict | None, dashboard: Dashboard
+) -> list[str]:
+    """Problems of one chart under one filter setting (empty when it obeys the filter exactly),
+    and whether the setting changes the chart's SQL rows at all."""
     if body is None:
-        return [f"{chart.name}: sent no chart-data request after {nf.name} = {case['label']}"]
+        return [f"{chart.name}: sent no chart-data request after {nf.name} = {case['label']}"], True
     if nf.is_time and not chart.temporal_filters():
-        return [f"{chart.name}: has no time column for {nf.name} to act on"]
+        return [f"{chart.name}: has no time column for {nf.name} to act on"], True
     problems = []
     for index, query in enumerate(body["queries"][:2]):
         drawn = index == 0 or chart.params.get("viz_type") == "mixed_timeseries"
@@ -282,18 +307,17 @@ def _check_chart(superset, chart: Chart, nf: NativeFilter, case: dict, body: dic
                 f"filters {query.get('filters')}, time_range {query.get('time_range')!r}"
             )
     if problems:
-        return problems
-    got, want = _compare(superset, chart, body, [_condition(chart, nf, case)])
-    _, unfiltered = _compare(superset, chart, body, [])
+        return problems, True
+    required = _required_conditions(dashboard, chart, body["queries"][0])
+    got, want = _compare(superset, chart, body, [_condition(chart, nf, case), *required])
+    _, unfiltered = _compare(superset, chart, body, required)
     for index, (g, w) in enumerate(zip(got, want, strict=True)):
         if _has_series_limit(chart):
             if not set(g) <= set(w) or (w and not g):  # the top N series of SQL's rows
                 problems.append(f"{chart.name}[{index}]: {nf.name}={case['label']}: rows not all in SQL's")
         elif g != w:
             problems.append(f"{chart.name}[{index}]: {nf.name}={case['label']}: chart {g[:5]} != SQL {w[:5]}")
-    if want == unfiltered:
-        problems.append(f"{chart.name}: {nf.name}={case['label']} changes nothing in SQL: not a test")
-    return problems
+    return problems, want != unfiltered
 
 
 # ---------------------------------------------------------------------------- the test
@@ -334,7 +358,11 @@ def _exercise(superset: RunningSuperset, boards: list[Dashboard], shots: Path, *
             for dashboard in boards:
                 open_dashboard(page, superset, dashboard.slug, len(dashboard.charts))
                 page.screenshot(path=str(shots / f"{dashboard.slug}-unfiltered.png"), full_page=True)
+                drill_down = dashboard.slug in DRILL_DOWNS
                 for nf in dashboard.native_filters():
+                    if drill_down and not nf.is_time:
+                        continue  # its one member / event: test_superset_drilldowns.py
+                    changed: dict[str, bool] = {}
                     for case in _cases(nf, superset.warehouse_url)[: 1 if only_first_case else None]:
                         bodies.clear()
                         try:
@@ -347,11 +375,28 @@ def _exercise(superset: RunningSuperset, boards: list[Dashboard], shots: Path, *
                         name = f"{dashboard.slug}-{nf.name.lower().replace(' ', '-')}-{case['label']}.png"
                         page.screenshot(path=str(shots / name), full_page=True)
                         for chart in nf.charts_in_scope:
-                            problems += _check_chart(superset, chart, nf, case, bodies.get(ids[chart.name]))
+                            body = bodies.get(ids[chart.name])
+                            found, changes = _check_chart(superset, chart, nf, case, body, dashboard)
+                            problems += found
+                            changed[chart.name] = changed.get(chart.name, False) or changes
+                            if not changes and not drill_down:
+                                problems.append(
+                                    f"{chart.name}: {nf.name}={case['label']} changes nothing in SQL: not a test"
+                                )
                             key = f"{dashboard.slug}/{nf.name}"
                             checked[key] = checked.get(key, 0) + 1
-                        _clear_all(page)
-                        wait_for_charts(page, len(dashboard.charts))
+                        if drill_down:  # "Clear all" would clear its required filter too
+                            open_dashboard(page, superset, dashboard.slug, len(dashboard.charts))
+                        else:
+                            _clear_all(page)
+                            wait_for_charts(page, len(dashboard.charts))
+                    # one member / event may lie wholly inside one range (an event of this week
+                    # and "Last week"): on a drill-down one of the ranges must change each chart
+                    problems += [
+                        f"{name}: no {nf.name} setting changes anything in SQL: not a test"
+                        for name, was in changed.items()
+                        if not was
+                    ]
         finally:
             browser.close()
     return problems, checked
@@ -359,10 +404,12 @@ def _exercise(superset: RunningSuperset, boards: list[Dashboard], shots: Path, *
 
 # Dashboards whose every filter can be cleared. Member Profile and Event detail always show one
 # member / event (a required filter, so "unfiltered" does not exist there): their Member / Event
-# filter is driven through every chart by test_superset_drilldowns.py, and their charts' time
-# columns and temporal filters by test_superset_bundle.py.
+# filter is driven through every chart by test_superset_drilldowns.py; their Date range is driven
+# here on top of the member / event the page opens on
+# (test_drill_down_date_ranges_act_on_every_chart_in_scope_with_sqls_numbers).
 DRILL_DOWNS = {"member-profile", "event-detail"}
 BROWSED = [d for d in dashboards() if d.slug not in DRILL_DOWNS]
+DRILL_DOWN_BOARDS = [d for d in dashboards() if d.slug in DRILL_DOWNS]
 
 
 def test_native_filters_act_on_every_chart_in_scope_with_sqls_numbers(
@@ -378,6 +425,26 @@ def test_native_filters_act_on_every_chart_in_scope_with_sqls_numbers(
     expected = {f"{d.slug}/{f.name}" for d in BROWSED for f in d.native_filters() if f.charts_in_scope}
     assert set(checked) == expected
     assert sum(checked.values()) >= sum(len(f.charts_in_scope) for d in BROWSED for f in d.native_filters())
+    assert not problems, "\n".join(problems)
+
+
+def test_drill_down_date_ranges_act_on_every_chart_in_scope_with_sqls_numbers(
+    superset: RunningSuperset, tmp_path: Path
+):
+    """Member Profile and Event detail: the Date range set as a person does, on the member / event
+    the dashboard opens on; every chart in its scope carries it and shows SQL's numbers for that
+    member / event and that range (and not the same as for the member / event alone)."""
+    try:
+        problems, checked = _exercise(superset, DRILL_DOWN_BOARDS, tmp_path)
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for shot in tmp_path.glob("*.png"):
+            shutil.copy(shot, ARTIFACTS / shot.name)
+    print(f"\nchart checks per drill-down/filter: {checked}")
+    expected = {f"{d.slug}/{f.name}" for d in DRILL_DOWN_BOARDS for f in d.native_filters() if f.is_time}
+    assert set(checked) == expected
+    in_scope = sum(len(f.charts_in_scope) for d in DRILL_DOWN_BOARDS for f in d.native_filters() if f.is_time)
+    assert sum(checked.values()) == 2 * in_scope  # two ranges, every chart in scope
     assert not problems, "\n".join(problems)
 
 
