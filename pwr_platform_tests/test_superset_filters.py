@@ -412,16 +412,22 @@ BROWSED = [d for d in dashboards() if d.slug not in DRILL_DOWNS]
 DRILL_DOWN_BOARDS = [d for d in dashboards() if d.slug in DRILL_DOWNS]
 
 
-def test_native_filters_act_on_every_chart_in_scope_with_sqls_numbers(
-    superset: RunningSuperset, tmp_path: Path
-):
+def _exercise_keeping_screenshots(superset: RunningSuperset, boards: list[Dashboard], tmp_path: Path):
+    """``_exercise``, its screenshots copied to ARTIFACTS even when it fails."""
     try:
-        problems, checked = _exercise(superset, BROWSED, tmp_path)
+        problems, checked = _exercise(superset, boards, tmp_path)
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for shot in tmp_path.glob("*.png"):
             shutil.copy(shot, ARTIFACTS / shot.name)
     print(f"\nchart checks per dashboard/filter: {checked}; screenshots in {tmp_path} and {ARTIFACTS}")
+    return problems, checked
+
+
+def test_native_filters_act_on_every_chart_in_scope_with_sqls_numbers(
+    superset: RunningSuperset, tmp_path: Path
+):
+    problems, checked = _exercise_keeping_screenshots(superset, BROWSED, tmp_path)
     expected = {f"{d.slug}/{f.name}" for d in BROWSED for f in d.native_filters() if f.charts_in_scope}
     assert set(checked) == expected
     assert sum(checked.values()) >= sum(len(f.charts_in_scope) for d in BROWSED for f in d.native_filters())
@@ -434,13 +440,7 @@ def test_drill_down_date_ranges_act_on_every_chart_in_scope_with_sqls_numbers(
     """Member Profile and Event detail: the Date range set as a person does, on the member / event
     the dashboard opens on; every chart in its scope carries it and shows SQL's numbers for that
     member / event and that range (and not the same as for the member / event alone)."""
-    try:
-        problems, checked = _exercise(superset, DRILL_DOWN_BOARDS, tmp_path)
-    finally:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for shot in tmp_path.glob("*.png"):
-            shutil.copy(shot, ARTIFACTS / shot.name)
-    print(f"\nchart checks per drill-down/filter: {checked}")
+    problems, checked = _exercise_keeping_screenshots(superset, DRILL_DOWN_BOARDS, tmp_path)
     expected = {f"{d.slug}/{f.name}" for d in DRILL_DOWN_BOARDS for f in d.native_filters() if f.is_time}
     assert set(checked) == expected
     in_scope = sum(len(f.charts_in_scope) for d in DRILL_DOWN_BOARDS for f in d.native_filters() if f.is_time)
