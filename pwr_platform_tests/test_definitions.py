@@ -54,12 +54,13 @@ def test_workspace_yaml_loads_with_dagster_cli() -> None:
 
 
 def test_instance_keeps_runs_events_and_schedules_in_postgres(platform_instance) -> None:
-    from dagster_postgres import PostgresEventLogStorage
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-    assert type(platform_instance.run_storage).__name__ == "PostgresRunStorage"
-    # dagster-postgres's event log, writing a batch of planned events at once (dagster_event_batches.py)
+    # dagster-postgres's storages, their pooled connections pinged (pooled_dagster_storage.py); the
+    # event log writes a batch of planned events at once (dagster_event_batches.py)
+    assert isinstance(platform_instance.run_storage, PostgresRunStorage)
     assert isinstance(platform_instance.event_log_storage, PostgresEventLogStorage)
-    assert type(platform_instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+    assert isinstance(platform_instance.schedule_storage, PostgresScheduleStorage)
     assert platform_instance.get_runs() == []
 
 

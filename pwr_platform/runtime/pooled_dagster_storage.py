@@ -19,11 +19,14 @@ a storage call takes it from the pool — SQLAlchemy's documented pessimistic di
 a ``checkout`` listener that raises ``DisconnectionError`` makes the pool throw that connection
 away and hand out a new one. Without it, the first call of every Dagster process after a restart
 failed (a sensor tick, a run's event write, a page of the UI); now none does
-(``test_pooled_dagster_storage.py`` restarts the server under a live instance). A ping is one
-round trip on a kept connection, ~0.1 ms, against the 2-3 new connections per call it replaced.
+(``test_pooled_dagster_storage.py`` restarts the server under a live instance, as the daemon and
+run workers hold it and as the webserver re-optimizes it). The ping is attached wherever the
+engine is made (``PingedEngine``), so the webserver's own ``optimize_for_webserver`` keeps it.
+It costs ~0.2 ms of client CPU a call (bench/README.md, sixth round), against the 2-3 new
+connections per call the pool replaced.
 
-Its event log is :class:`~pwr_platform.runtime.dagster_event_batches.BatchedPostgresEventLogStorage`
-and it turns on Dagster's batched event writes: a run over many partitions stores their events in
+Its event log batches as :class:`~pwr_platform.runtime.dagster_event_batches.BatchedPostgresEventLogStorage`
+does, and it turns on Dagster's batched event writes: a run over many partitions stores their events in
 a few writes instead of hundreds (``runtime/dagster_event_batches.py``).
 """
 
@@ -33,7 +36,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import psycopg2
-from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres import DagsterPostgresStorage, PostgresRunStorage, PostgresScheduleStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
@@ -61,6 +64,30 @@ def ping_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         raise DisconnectionError(f"kept Dagster storage connection is gone: {error}") from error
 
 
+class PingedEngine:
+    """Mixin for a dagster-postgres storage: whenever its engine is made anew for pooling (here,
+    and again by the webserver, which calls ``optimize_for_webserver`` with its own statement
+    timeout), each connection the pool hands out is pinged first."""
+
+    def optimize_for_webserver(self, statement_timeout: int, pool_recycle: int, max_overflow: int) -> None:
+        super().optimize_for_webserver(statement_timeout, pool_recycle, max_overflow)  # ty: ignore[unresolved-attribute]
+        # the engine just made: dagster-postgres keeps it as ``_engine`` in all three storages (the
+        # Dagster family is pinned; the restart test fails without the ping)
+        event.listen(self._engine, "checkout", ping_on_checkout)  # ty: ignore[unresolved-attribute]
+
+
+class PingedRunStorage(PingedEngine, PostgresRunStorage):
+    """dagster-postgres's run storage, pinged (``PingedEngine``)."""
+
+
+class PingedScheduleStorage(PingedEngine, PostgresScheduleStorage):
+    """dagster-postgres's schedule storage, pinged (``PingedEngine``)."""
+
+
+class PingedEventLogStorage(PingedEngine, BatchedPostgresEventLogStorage):
+    """The batching event log (``runtime/dagster_event_batches.py``), pinged (``PingedEngine``)."""
+
+
 class PooledPostgresStorage(DagsterPostgresStorage):
     """``DagsterPostgresStorage`` whose run, event-log and schedule storages keep a connection,
     and whose event log writes a run's per-partition events in batches."""
@@ -73,21 +100,20 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        # dagster-postgres's event log, swapped for the one that batches planned events (its
-        # tables exist now: the storage above created them when asked to)
-        self._event_log_storage.dispose()
-        self._event_log_storage = BatchedPostgresEventLogStorage(
-            postgres_url, should_autocreate_tables=False, token_provider=token_provider
-        )
+        # dagster-postgres's three storages, swapped for the pinged ones (the event log also
+        # batches planned events); their tables exist now: the storages above created them when
+        # asked to
+        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
+            storage.dispose()
+        kwargs = {"should_autocreate_tables": False, "token_provider": token_provider}
+        self._run_storage = PingedRunStorage(postgres_url, **kwargs)
+        self._event_log_storage = PingedEventLogStorage(postgres_url, **kwargs)
+        self._schedule_storage = PingedScheduleStorage(postgres_url, **kwargs)
         enable_event_batches()
         for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
             storage.optimize_for_webserver(
                 statement_timeout=0, pool_recycle=POOL_RECYCLE_SECONDS, max_overflow=POOL_MAX_OVERFLOW
             )
-            # the engine optimize_for_webserver just made (dagster-postgres keeps it as ``_engine``
-            # in all three storages; the Dagster family is pinned and the restart test would fail
-            # without the ping)
-            event.listen(storage._engine, "checkout", ping_on_checkout)
 
     @classmethod
     def from_config_value(  # ty: ignore[invalid-method-override]
