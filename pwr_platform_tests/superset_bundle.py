@@ -118,10 +118,16 @@ def dashboards(assets_dir: Path = ASSETS_DIR) -> list[Dashboard]:
 GRAINS = {"P1D": "day", "P1W": "week", "P1M": "month"}
 
 
-def _source(dataset: dict) -> str:
+def dataset_source(dataset: dict) -> str:
+    """What a query reads the dataset from: its SQL as a subquery, or its table."""
     if dataset["sql"]:
         return f"({dataset['sql']})"
     return f"{dataset['schema']}.{dataset['table_name']}"
+
+
+def sql_literal(value) -> str:
+    """A filter value as an SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _metric_sql(dataset: dict, metric) -> str:
@@ -166,7 +172,7 @@ def chart_sql(chart: Chart, where: list[str], *, query_b: bool = False) -> tuple
         elif f["operator"] in ("IS TRUE", "IS FALSE"):
             conditions.append(f"{f['subject']} {f['operator']}")
         elif f["operator"] == "IN":
-            values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in f["comparator"])
+            values = ", ".join(sql_literal(v) for v in f["comparator"])
             conditions.append(f"{f['subject']} IN ({values})")
         else:
             raise NotImplementedError(f"{chart.stem}: filter {f}")
@@ -180,14 +186,14 @@ def chart_sql(chart: Chart, where: list[str], *, query_b: bool = False) -> tuple
     groups += [_column_sql(c) for c in ([groupby] if isinstance(groupby, str) else groupby)]
     if params.get("query_mode") == "raw":
         columns = [_column_sql(c) for c in params["all_columns"]]
-        sql = f"SELECT {', '.join(columns)} FROM {_source(chart.dataset)} AS t"
+        sql = f"SELECT {', '.join(columns)} FROM {dataset_source(chart.dataset)} AS t"
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
         return sql, list(columns), []
     metrics = list(params.get(f"metrics{suffix}") or []) if query_b else chart_metrics(chart)
     select = [f"{g} AS g{i}" for i, g in enumerate(groups)]
     select += [f"({_metric_sql(chart.dataset, m)})::float8 AS m{i}" for i, m in enumerate(metrics)]
-    sql = f"SELECT {', '.join(select)} FROM {_source(chart.dataset)} AS t"
+    sql = f"SELECT {', '.join(select)} FROM {dataset_source(chart.dataset)} AS t"
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     if groups:

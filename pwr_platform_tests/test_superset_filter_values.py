@@ -16,7 +16,7 @@ import pytest
 
 from pwr_platform.warehouse.sql_runner import run_script, sql_params
 from pwr_platform_tests.agg_scenario import insert_member
-from pwr_platform_tests.superset_bundle import Dashboard, NativeFilter, dashboards, datasets
+from pwr_platform_tests.superset_bundle import Dashboard, NativeFilter, dashboards, dataset_source, datasets
 
 pytestmark = pytest.mark.warehouse
 
@@ -36,10 +36,6 @@ def _datasets_of(nf: NativeFilter) -> list[dict]:
     for chart in nf.charts_in_scope:
         found.setdefault(chart.dataset["uuid"], chart.dataset)
     return list(found.values())
-
-
-def _source(dataset: dict) -> str:
-    return f"({dataset['sql']})" if dataset["sql"] else f"{dataset['schema']}.{dataset['table_name']}"
 
 
 def _columns(dataset: dict) -> set[str]:
@@ -97,7 +93,7 @@ def test_every_person_filter_value_names_one_member_in_every_dataset_it_acts_on(
             assert nf.column in _columns(dataset), f"{name}: the filter's column is missing"
             if id_column not in _columns(dataset):
                 continue  # a dataset of per-player totals: no id to compare (its SQL joins by id)
-            source = _source(dataset)
+            source = dataset_source(dataset)
             shared = warehouse_conn.execute(
                 f"SELECT {nf.column}, array_agg(DISTINCT {id_column}) FROM {source} AS t"  # noqa: S608 - bundle SQL
                 f" GROUP BY 1 HAVING count(DISTINCT {id_column}) > 1"

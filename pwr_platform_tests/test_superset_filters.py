@@ -40,7 +40,14 @@ import yaml
 
 from pwr_platform.runtime.superset_service import ASSETS_DIR
 from pwr_platform_tests.conftest import REPO_ROOT
-from pwr_platform_tests.superset_bundle import Chart, Dashboard, NativeFilter, chart_sql, dashboards
+from pwr_platform_tests.superset_bundle import (
+    Chart,
+    Dashboard,
+    NativeFilter,
+    chart_sql,
+    dashboards,
+    sql_literal,
+)
 from pwr_platform_tests.superset_support import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -125,8 +132,7 @@ def _condition(chart: Chart, nf: NativeFilter, case: dict) -> str:
         column = chart.temporal_filters()[0]["subject"]
         start, end = case["bounds"]
         return f"{column} >= '{start}' AND {column} < '{end}'"
-    value = case["value"].replace("'", "''")
-    return f"{nf.column} = '{value}'"
+    return f"{nf.column} = {sql_literal(case['value'])}"
 
 
 # ---------------------------------------------------------------------------- UI actions
@@ -285,7 +291,7 @@ def _required_conditions(dashboard: Dashboard, chart: Chart, query: dict) -> lis
         (value,) = next(
             f["val"] for f in query.get("filters", []) if f["col"] == nf.column and f["op"] == "IN"
         )
-        conditions.append(f"{nf.column} = '{str(value).replace(chr(39), chr(39) * 2)}'")
+        conditions.append(f"{nf.column} = {sql_literal(value)}")
     return conditions
 
 
