@@ -17,9 +17,9 @@ catches the chart-data request each chart in scope sends. For each it asserts:
    that reached the request but not the query fails too.
 
 The drill-downs (Member Profile, Event detail) always show one member / event, chosen by a
-required filter: their Date range is set on top of the member / event the page opens on, and the
-test's SQL holds that member / event too (read from each chart's request); one of the two ranges
-must change each chart's rows.
+required filter: their other filters (Date range; Event detail's Event type) are set on top of
+the member / event the page opens on, and the test's SQL holds that member / event too (read from
+each chart's request); one of the two settings of each filter must change each chart's rows.
 
 Screenshots of each dashboard unfiltered and filtered go to the test's tmp dir and to
 ``.pwr/test-artifacts/superset/filters/``.
@@ -80,12 +80,15 @@ def _busiest_member(url: str) -> str:
     )[0][0]
 
 
-def _commonest_event_type(url: str) -> str:
-    return _sql(
-        url,
-        "SELECT event_type FROM pwr_agg.event_success WHERE event_type IS NOT NULL "
-        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
-    )[0][0]
+def _commonest_event_types(url: str, n: int) -> list[str]:
+    return [
+        t
+        for (t,) in _sql(
+            url,
+            "SELECT event_type FROM pwr_agg.event_success WHERE event_type IS NOT NULL "
+            f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {int(n)}",
+        )
+    ]
 
 
 def _busiest_dota_player(url: str) -> str:
@@ -107,8 +110,12 @@ def _commonest_league(url: str) -> str:
     )[0][0]
 
 
-def _cases(nf: NativeFilter, url: str) -> list[dict]:
-    """What the test sets a filter to, and the SQL condition each chart in scope must then apply."""
+def _cases(nf: NativeFilter, url: str, drill_down: bool = False) -> list[dict]:
+    """What the test sets a filter to, and the SQL condition each chart in scope must then apply.
+
+    On a drill-down the Event type acts on top of the one event the page shows: the two commonest
+    types, so that one of them is not that event's and empties its charts (as SQL does), whichever
+    event the page opens on; the charts across events narrow under both."""
     if nf.is_time:
         today = datetime.now(UTC).date()
         custom = (today - timedelta(days=45), today - timedelta(days=15))
@@ -119,7 +126,9 @@ def _cases(nf: NativeFilter, url: str) -> list[dict]:
     if nf.column == "member_label":
         return [{"label": "member", "value": _busiest_member(url)}]
     if nf.column == "event_type":
-        return [{"label": "event-type", "value": _commonest_event_type(url)}]
+        types = _commonest_event_types(url, 2 if drill_down else 1)
+        assert len(types) == (2 if drill_down else 1), f"the warehouse has too few event types: {types}"
+        return [{"label": f"event-type-{n + 1}", "value": t} for n, t in enumerate(types)]
     if nf.column == "league_name":
         return [{"label": "league", "value": _commonest_league(url)}]
     if nf.column == "player":
@@ -278,15 +287,18 @@ def _has_series_limit(chart: Chart) -> bool:
     return bool(chart.params.get("series_limit") or chart.params.get("limit"))
 
 
+def _required(nf: NativeFilter) -> bool:
+    """A select filter that must hold a value (a drill-down's one member or event)."""
+    return not nf.is_time and bool(nf.config.get("controlValues", {}).get("enableEmptyFilter"))
+
+
 def _required_conditions(dashboard: Dashboard, chart: Chart, query: dict) -> list[str]:
     """SQL conditions of the dashboard's required select filters (a drill-down's one member or
     event) on ``chart``, with the value the page holds, read from the chart's own request: the
     filter under test acts on top of them, so the test's SQL must hold them too."""
     conditions = []
     for nf in dashboard.native_filters():
-        if nf.is_time or not nf.config.get("controlValues", {}).get("enableEmptyFilter"):
-            continue
-        if chart not in nf.charts_in_scope:
+        if not _required(nf) or chart not in nf.charts_in_scope:
             continue
         (value,) = next(
             f["val"] for f in query.get("filters", []) if f["col"] == nf.column and f["op"] == "IN"
@@ -366,10 +378,11 @@ def _exercise(superset: RunningSuperset, boards: list[Dashboard], shots: Path, *
                 page.screenshot(path=str(shots / f"{dashboard.slug}-unfiltered.png"), full_page=True)
                 drill_down = dashboard.slug in DRILL_DOWNS
                 for nf in dashboard.native_filters():
-                    if drill_down and not nf.is_time:
-                        continue  # its one member / event: test_superset_drilldowns.py
+                    if _required(nf):
+                        continue  # a drill-down's one member / event: test_superset_drilldowns.py
                     changed: dict[str, bool] = {}
-                    for case in _cases(nf, superset.warehouse_url)[: 1 if only_first_case else None]:
+                    cases = _cases(nf, superset.warehouse_url, drill_down)
+                    for case in cases[: 1 if only_first_case else None]:
                         bodies.clear()
                         try:
                             (_set_date_range if nf.is_time else _set_select)(page, nf, case)
@@ -410,9 +423,9 @@ def _exercise(superset: RunningSuperset, boards: list[Dashboard], shots: Path, *
 
 # Dashboards whose every filter can be cleared. Member Profile and Event detail always show one
 # member / event (a required filter, so "unfiltered" does not exist there): their Member / Event
-# filter is driven through every chart by test_superset_drilldowns.py; their Date range is driven
-# here on top of the member / event the page opens on
-# (test_drill_down_date_ranges_act_on_every_chart_in_scope_with_sqls_numbers).
+# filter is driven through every chart by test_superset_drilldowns.py; their other filters (Date
+# range, Event detail's Event type) are driven here on top of the member / event the page opens on
+# (test_drill_down_filters_act_on_every_chart_in_scope_with_sqls_numbers).
 DRILL_DOWNS = {"member-profile", "event-detail"}
 BROWSED = [d for d in dashboards() if d.slug not in DRILL_DOWNS]
 DRILL_DOWN_BOARDS = [d for d in dashboards() if d.slug in DRILL_DOWNS]
@@ -440,17 +453,19 @@ def test_native_filters_act_on_every_chart_in_scope_with_sqls_numbers(
     assert not problems, "\n".join(problems)
 
 
-def test_drill_down_date_ranges_act_on_every_chart_in_scope_with_sqls_numbers(
+def test_drill_down_filters_act_on_every_chart_in_scope_with_sqls_numbers(
     superset: RunningSuperset, tmp_path: Path
 ):
-    """Member Profile and Event detail: the Date range set as a person does, on the member / event
-    the dashboard opens on; every chart in its scope carries it and shows SQL's numbers for that
-    member / event and that range (and not the same as for the member / event alone)."""
+    """Member Profile and Event detail: every filter but the required member / event (the Date
+    range; Event detail's Event type) set as a person does, on the member / event the dashboard
+    opens on; every chart in its scope carries it and shows SQL's numbers for that member / event
+    and that setting (and one of the settings differs from the member / event alone)."""
     problems, checked = _exercise_keeping_screenshots(superset, DRILL_DOWN_BOARDS, tmp_path)
-    expected = {f"{d.slug}/{f.name}" for d in DRILL_DOWN_BOARDS for f in d.native_filters() if f.is_time}
-    assert set(checked) == expected
-    in_scope = sum(len(f.charts_in_scope) for d in DRILL_DOWN_BOARDS for f in d.native_filters() if f.is_time)
-    assert sum(checked.values()) == 2 * in_scope  # two ranges, every chart in scope
+    optional = [(d, f) for d in DRILL_DOWN_BOARDS for f in d.native_filters() if not _required(f)]
+    assert {f"{d.slug}/{f.name}" for d, f in optional} == set(checked)
+    assert {f.name for _, f in optional} == {"Date range", "Event type"}
+    # two ranges or two event types, every chart in scope
+    assert sum(checked.values()) == sum(2 * len(f.charts_in_scope) for _, f in optional)
     assert not problems, "\n".join(problems)
 
 
