@@ -160,6 +160,7 @@ def test_join_records_channel_user_and_flags(gateway: Gateway) -> None:
     assert body["discord_channel_id"] == str(SQUAD) and body["source"] == "bot"
     assert body["self_deaf"] is True and body["self_mute"] is False
     assert body["username"] == "cyd" and body["display_name"] == "Cyd"
+    assert body["channel_name"] == "Squad" and "from_channel_name" not in body  # as Discord names it
     assert "afk" not in body
 
 
@@ -167,12 +168,14 @@ def test_leave_records_the_channel_left(gateway: Gateway) -> None:
     [rec] = run_voice(gateway, voice_state(1, None))
     assert (rec.event_type, rec.user_id, rec.channel_id) == ("leave", 1, GENERAL)
     assert payload(rec)["self_mute"] is True  # flags as they were in the channel left
+    assert payload(rec)["channel_name"] == "General"
 
 
 def test_move_records_new_channel_and_from_channel(gateway: Gateway) -> None:
     [rec] = run_voice(gateway, voice_state(1, SQUAD))
     assert (rec.event_type, rec.channel_id) == ("move", SQUAD)
     assert payload(rec)["from_channel_id"] == str(GENERAL)
+    assert (payload(rec)["channel_name"], payload(rec)["from_channel_name"]) == ("Squad", "General")
 
 
 def test_mute_only_change_is_not_an_event(gateway: Gateway) -> None:
@@ -256,6 +259,7 @@ def test_reconnect_snapshot_joins_everyone_in_voice(gateway: Gateway) -> None:
     assert all(r.event_type == "join" and r.event_ts == NOW for r in voice)
     assert {payload(r)["source"] for r in voice} == {"snapshot"}
     assert payload(next(r for r in voice if r.user_id == 2))["afk"] is True
+    assert {r.user_id: payload(r)["channel_name"] for r in voice} == {1: "General", 2: "AFK"}
     assert [r for r in records if isinstance(r, HeartbeatRecord)] == [HeartbeatRecord(GUILD, "run-1", NOW)]
     [event] = [r for r in records if isinstance(r, ScheduledEventRecord)]
     assert (event.event_id, event.status, payload(event)["trigger"]) == (7001, "scheduled", "sync")

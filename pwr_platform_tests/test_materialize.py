@@ -163,8 +163,8 @@ def test_pwr_materialize_command_records_runs_in_the_platform_instance(
     try:
         result = CliRunner().invoke(main, ["materialize", "--from", "2025-03-01", "--to", "2025-03-31"])
         assert result.exit_code == 0, result.output
-        # 4 core + 10 aggregates + 4 Dota tables (the weekly digest is left to its schedule)
-        assert "[1/18]" in result.output and "Materialized 18 assets" in result.output
+        # 5 core + 10 aggregates + 4 Dota tables (the weekly digest is left to its schedule)
+        assert "[1/19]" in result.output and "Materialized 19 assets" in result.output
         assert (
             "Not materialized here (posts to Discord; run by its schedule): digest/weekly_digest"
             in result.output
@@ -175,7 +175,7 @@ def test_pwr_materialize_command_records_runs_in_the_platform_instance(
         # sources together), then one run per asset: partitioned ones (daily, weekly, monthly,
         # attendance) in a single run each
         with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-            assert len(instance.get_runs()) == 21
+            assert len(instance.get_runs()) == 22  # 3 + 19
             assert instance.fetch_observations(AssetKey(["pwr_raw", "manual_events"]), limit=1).records
             assert instance.fetch_observations(AssetKey(["pwr_raw", "discord_voice_events"]), limit=1).records
             for key in (["pwr_core", "voice_sessions"], ["pwr_agg", "member_trend"]):

@@ -342,6 +342,21 @@ def test_moves_afk_and_quarantine(community) -> None:
         " FROM pwr_raw.discord_voice_events",
     )
     assert moves > 500 and afk > 20
+    # every voice event names its channel(s) as the collector does, one name per channel id
+    unnamed, names_per_channel = one(
+        conn,
+        "SELECT count(*) FILTER (WHERE NOT raw_payload ? 'channel_name' OR (event_type = 'move'"
+        " AND NOT raw_payload ? 'from_channel_name')), (SELECT max(n) FROM (SELECT count(DISTINCT"
+        " raw_payload ->> 'channel_name') AS n FROM pwr_raw.discord_voice_events GROUP BY discord_channel_id) x)"
+        " FROM pwr_raw.discord_voice_events",
+    )
+    assert (unnamed, names_per_channel) == (0, 1)
+    assert {sim.channel_names[sim.afk_channel_id]} == {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT raw_payload ->> 'channel_name' FROM pwr_raw.discord_voice_events WHERE raw_payload ? 'afk'"
+        )
+    }
     reasons = [
         r[0]
         for r in conn.execute("SELECT reason FROM pwr_raw.rejected_voice_events WHERE source = 'simulator'")

@@ -74,7 +74,7 @@ def table_assets() -> list[AssetKey]:
 
 
 def test_every_asset_depends_on_exactly_the_tables_its_sql_reads() -> None:
-    assert len(table_assets()) == 19  # 4 core + 10 aggregates + the weekly digest + 4 Dota tables
+    assert len(table_assets()) == 20  # 5 core + 10 aggregates + the weekly digest + 4 Dota tables
     problems = [p for key in table_assets() for p in lineage_problems(key, *asset_sql(key))]
     assert problems == []
 
@@ -128,3 +128,15 @@ def test_the_rule_catches_an_undeclared_write_and_a_dep_never_read() -> None:
         "pwr_agg/member_voice_daily: sql/extra.sql writes pwr_agg.member_trend, which the asset does not declare",
         "pwr_agg/member_voice_daily: depends on pwr_core/events, which its SQL never reads",
     ]
+
+
+def test_reading_new_raw_rows_through_a_since_function_is_a_read_of_the_raw_table() -> None:
+    """``pwr_raw.<table>_since(snapshot)`` in FROM (how the incremental transforms read new rows)
+    and as a call elsewhere both count as reads of ``<table>``; a plain function does not."""
+    in_from = (
+        "WITH n AS (SELECT * FROM pwr_raw.discord_voice_events_since(%(prev)s::pg_snapshot)) SELECT * FROM n"
+    )
+    assert tables_in_sql(in_from).reads == {"pwr_raw.discord_voice_events"}
+    as_call = "SELECT (SELECT count(*) FROM pwr_raw.manual_events_since(NULL)) AS n"
+    assert tables_in_sql(as_call).reads == {"pwr_raw.manual_events"}
+    assert tables_in_sql("SELECT * FROM pwr_raw.discord_voice_events_until(NULL)").reads == set()

@@ -30,6 +30,8 @@ class Voice:
     guild: int = GUILD
     from_channel: int | None = None
     username: str | None = None
+    channel_name: str | None = None
+    from_channel_name: str | None = None
 
 
 def at(minutes: float = 0, hours: float = 0) -> datetime:
@@ -45,6 +47,10 @@ def insert_voice(conn: psycopg.Connection, events: list[Voice]) -> list[int]:
             payload["from_channel_id"] = str(e.from_channel)
         if e.username:
             payload["username"] = e.username
+        if e.channel_name is not None:
+            payload["channel_name"] = e.channel_name
+        if e.from_channel_name is not None:
+            payload["from_channel_name"] = e.from_channel_name
         row = conn.execute(
             """
             INSERT INTO pwr_raw.discord_voice_events

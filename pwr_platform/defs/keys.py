@@ -30,8 +30,8 @@ def _tables(schema: str, *names: str) -> tuple[AssetKey, ...]:
 # The raw records besides the voice stream, observed together (one step, one query).
 RAW_RECORDS = (MEMBER_EVENTS, SCHEDULED_EVENTS, HEARTBEATS, MANUAL_EVENTS, EVENT_COMPLETIONS, EVENT_COMMANDS)
 
-MEMBERS, VOICE_SESSIONS, EVENTS, EVENT_ATTENDANCE = _tables(
-    "pwr_core", "members", "voice_sessions", "events", "event_attendance"
+MEMBERS, VOICE_SESSIONS, EVENTS, EVENT_ATTENDANCE, VOICE_CHANNELS = _tables(
+    "pwr_core", "members", "voice_sessions", "events", "event_attendance", "voice_channels"
 )
 # Attendance is partitioned per event; a weekly or monthly aggregate reads the attendance of every
 # event whose window starts in its period, which no partition mapping can name in advance.

@@ -161,9 +161,12 @@ def _parse_tables(text: str) -> Tables:
             name = _name(table)
             if name and name not in written:
                 found.reads.add(name)
-        for call in statement.find_all(exp.Anonymous, exp.Dot):
-            # pwr_raw.<table>_since(snapshot): the rows of <table> committed since
-            if isinstance(call, exp.Dot) and isinstance(call.expression, exp.Anonymous):
+        for call in statement.find_all(exp.Table, exp.Dot):
+            # pwr_raw.<table>_since(snapshot): the rows of <table> committed since. sqlglot gives it
+            # as a Table over the call (in FROM) or as a Dot (elsewhere).
+            if isinstance(call, exp.Table) and isinstance(call.this, exp.Anonymous):
+                schema, function = call.db, call.this.name
+            elif isinstance(call, exp.Dot) and isinstance(call.expression, exp.Anonymous):
                 schema, function = call.this.name, call.expression.name
             else:
                 continue

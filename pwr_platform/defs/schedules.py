@@ -1,6 +1,6 @@
 """Jobs of the core layer (discovered with everything else under ``defs/``).
 
-The core refresh (members → voice_sessions → events) is driven by a SENSOR
+The core refresh (members → voice_sessions → events, and the channel names) is driven by a SENSOR
 (``core_refresh_sensor`` in sensors.py), not a schedule: a schedule would launch a Dagster run —
 a new process, several CPU-seconds on a 2-core machine — every tick even when nothing arrived
 (quiet nights, collector down), while the sensor asks the warehouse one indexed question per
@@ -24,6 +24,7 @@ from pwr_platform.defs.keys import (
     MEMBER_TREND,
     MEMBERS,
     RAW_RECORDS,
+    VOICE_CHANNELS,
     VOICE_EVENTS,
     VOICE_SESSIONS,
 )
@@ -32,8 +33,9 @@ from pwr_platform.defs.keys import (
 # exactly when the refresh they triggered ran
 core_refresh_job = retried_job(
     "core_refresh_job",
-    [VOICE_EVENTS, *RAW_RECORDS, MEMBERS, VOICE_SESSIONS, EVENTS],
-    "Observe the raw tables; bring members, voice sessions and events up to date (incremental).",
+    [VOICE_EVENTS, *RAW_RECORDS, MEMBERS, VOICE_SESSIONS, EVENTS, VOICE_CHANNELS],
+    "Observe the raw tables; bring members, voice sessions, events and channel names up to date "
+    "(incremental).",
 )
 
 # Partitioned by day (today's partition, from the sensor); the core assets have no partition and
@@ -41,7 +43,16 @@ core_refresh_job = retried_job(
 # deps: core first, then the day, then member_trend.
 live_refresh_job = retried_job(
     "live_refresh_job",
-    [VOICE_EVENTS, *RAW_RECORDS, MEMBERS, VOICE_SESSIONS, EVENTS, *DAILY_ASSETS, MEMBER_TREND],
+    [
+        VOICE_EVENTS,
+        *RAW_RECORDS,
+        MEMBERS,
+        VOICE_SESSIONS,
+        EVENTS,
+        VOICE_CHANNELS,
+        *DAILY_ASSETS,
+        MEMBER_TREND,
+    ],
     "The core refresh, today's daily partitions and member_trend in one run (core_refresh_sensor).",
 )
 

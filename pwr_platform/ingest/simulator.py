@@ -165,6 +165,7 @@ class Simulation:
         self.channel_ids = {
             name: snowflake(self.guild_created, self._id_salt | (100 + i)) for i, name in enumerate(names)
         }
+        self.channel_names = {channel_id: name for name, channel_id in self.channel_ids.items()}
         self.afk_channel_id = self.channel_ids[AFK_CHANNEL]
         self.gaps = self._collector_gaps(world)
         self._gap_starts = [g[0] for g in self.gaps]
@@ -538,6 +539,7 @@ class Simulation:
                     continue
                 yield voice_payload(
                     event_type, ts, guild, m.user_id, channel, from_channel_id=from_channel,
+                    channel_name=self.channel_names[channel], from_channel_name=self.channel_names.get(from_channel),
                     afk=True if channel == self.afk_channel_id else None, source="simulator", **flags, **extra,
                 )  # fmt: skip
             # The collector's reconnect snapshot: a join for whoever is in voice when it returns.
@@ -547,7 +549,7 @@ class Simulation:
                     continue
                 channel = next(c for c, s, e in session if s <= seen_at < e)
                 yield voice_payload(
-                    "join", seen_at, guild, m.user_id, channel,
+                    "join", seen_at, guild, m.user_id, channel, channel_name=self.channel_names[channel],
                     afk=True if channel == self.afk_channel_id else None, source="snapshot", **flags, **extra,
                 )  # fmt: skip
 

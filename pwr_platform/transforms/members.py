@@ -17,7 +17,6 @@ from pwr_platform.transforms import watermark
 from pwr_platform.warehouse.sql_runner import sql_statements
 
 TRANSFORM = "members"
-MAX_ATTEMPTS = 3
 TEMP_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS _member_users (discord_user_id BIGINT PRIMARY KEY) ON COMMIT DROP"
 )
@@ -38,15 +37,7 @@ class MembersResult:
 
 def refresh_members(conn: psycopg.Connection, *, full: bool = False, log=None) -> MembersResult:
     """Upsert the members whose raw inputs changed since the last run (all of them when ``full``)."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return _run_once(conn, full=full, log=log)
-        except psycopg.errors.SerializationFailure:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            if log:
-                log(f"serialization failure (attempt {attempt}); retrying")
-    raise AssertionError("unreachable")
+    return watermark.with_serialization_retries(lambda: _run_once(conn, full=full, log=log), log)
 
 
 def _run_once(conn: psycopg.Connection, *, full: bool, log) -> MembersResult:

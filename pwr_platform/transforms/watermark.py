@@ -18,12 +18,17 @@ xmax is ahead of the current snapshot's is not used: the run rebuilds in full an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 
 # A snapshot that sees no transaction at all: "everything is new".
 EMPTY_SNAPSHOT = "1:1:"
+
+SERIALIZATION_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 CLUSTER_IDENTIFIER = "(SELECT system_identifier FROM pg_control_system())"
@@ -98,3 +103,20 @@ def store(conn: psycopg.Connection, transform_name: str, parameters: dict) -> st
 def reset(conn: psycopg.Connection, transform_name: str) -> None:
     """Forget the watermark: the next run of the transform is a full rebuild."""
     conn.execute("DELETE FROM pwr_core.transform_watermarks WHERE transform_name = %s", (transform_name,))
+
+
+def with_serialization_retries(
+    run_once: Callable[[], T], log=None, attempts: int = SERIALIZATION_ATTEMPTS
+) -> T:
+    """``run_once()`` — one incremental run in its own REPEATABLE READ transaction — again after a
+    serialization failure (a concurrent commit touched what it read), up to ``attempts`` times:
+    each attempt starts from the stored watermark, so a retry reads what the failed one would have."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return run_once()
+        except psycopg.errors.SerializationFailure:
+            if attempt == attempts:
+                raise
+            if log:
+                log(f"serialization failure (attempt {attempt}); retrying")
+    raise AssertionError("unreachable")

@@ -50,6 +50,7 @@ def voice_snapshot(guild: discord.Guild, *, now: datetime, include_bots: bool = 
                     guild.id,
                     user_id,
                     channel.id,
+                    channel_name=channel.name,
                     afk=_is_afk(guild, channel.id),
                     source="snapshot",
                     **_flags(state),

@@ -3,7 +3,11 @@
 discord.py calls the handler for every voice-state change; only a change of channel is a voice
 event. A mute / deafen / stream / video change inside the same channel is not (the flags are
 kept in ``raw_payload`` of the next real event). Bots are left out unless configured, and a
-channel that is the guild's AFK channel is flagged ``afk: true`` in the payload.
+channel that is the guild's AFK channel is flagged ``afk: true`` in the payload. The payload
+also names the channel as Discord calls it at that moment (``channel_name``; for a move also
+``from_channel_name``): ``pwr_core.voice_channels`` keeps each channel's newest name, so
+dashboards show ``#general`` rather than an id, and a renamed channel takes its new name with its
+next voice event.
 
 A voice-state update carries the member object, with Discord's ``joined_at``, even without the
 privileged members intent. The first time this process sees a member (or a new ``joined_at``: a
@@ -69,6 +73,7 @@ def voice_records(
                 guild.id,
                 member.id,
                 old.id,
+                channel_name=old.name,
                 afk=_is_afk(guild, old.id),
                 **_flags(before),
                 **common,
@@ -82,6 +87,7 @@ def voice_records(
                 guild.id,
                 member.id,
                 new.id,
+                channel_name=new.name,
                 afk=_is_afk(guild, new.id),
                 **_flags(after),
                 **common,
@@ -95,6 +101,8 @@ def voice_records(
             member.id,
             new.id,
             from_channel_id=old.id,
+            channel_name=new.name,
+            from_channel_name=old.name,
             afk=_is_afk(guild, new.id),
             **_flags(after),
             **common,

@@ -1,0 +1,209 @@
+"""pwr_core.voice_channels: each channel's newest name and a label that names one channel.
+
+Against a real PostgreSQL: the newest name by event time wins (a late, older event does not take
+it back), a move names both channels, empty names are no names, channels that share a name get
+their id in the label (and lose it when a rename frees the name), incremental runs in any
+chunking and arrival order equal a rebuild and a pure-Python model, and the asset runs in the
+core refresh job through Dagster.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pwr_platform.transforms.voice_channels import refresh_voice_channels
+from pwr_platform_tests.voice_data import GUILD, T0, Voice, at, insert_voice
+
+
+def run(url: str, *, full: bool = False):
+    with psycopg.connect(url) as conn:
+        return refresh_voice_channels(conn, full=full)
+
+
+def channels(conn) -> dict[int, tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT discord_channel_id, channel_name, channel_label FROM pwr_core.voice_channels"
+    ).fetchall()
+    return {channel: (name, label) for channel, name, label in rows}
+
+
+def test_newest_name_by_event_time_from_joins_leaves_and_both_ends_of_a_move(warehouse_conn, warehouse_url):
+    insert_voice(
+        warehouse_conn,
+        [
+            Voice(1, "join", at(0), 10, channel_name="General"),
+            Voice(1, "move", at(5), 11, from_channel=10, channel_name="Squad 1", from_channel_name="General"),
+            Voice(1, "leave", at(9), 11, channel_name="Squad 1"),
+            Voice(2, "join", at(1), 12),  # an older collector: no name
+            Voice(3, "join", at(2), 13, channel_name=""),  # an empty name is no name
+        ],
+    )
+    result = run(warehouse_url)
+    assert (result.mode, result.channels_total) == ("full", 2)
+    assert channels(warehouse_conn) == {10: ("General", "#General"), 11: ("Squad 1", "#Squad 1")}
+
+    # renamed on Discord: the next event carries the new name; a late log line with an older name
+    # (backfilled after it) does not take it back
+    insert_voice(warehouse_conn, [Voice(2, "join", at(30), 10, channel_name="Lobby")])
+    assert run(warehouse_url).mode == "incremental"
+    insert_voice(warehouse_conn, [Voice(4, "join", at(20), 10, channel_name="General (old)")])
+    result = run(warehouse_url)
+    assert (result.mode, result.names_written) == ("incremental", 0)
+    assert channels(warehouse_conn)[10] == ("Lobby", "#Lobby")
+    seen = warehouse_conn.execute(
+        "SELECT name_seen_ts, discord_guild_id FROM pwr_core.voice_channels WHERE discord_channel_id = 10"
+    ).fetchone()
+    assert seen == (at(30), GUILD)
+
+    incremental = channels(warehouse_conn)
+    assert run(warehouse_url, full=True).mode == "full"
+    assert channels(warehouse_conn) == incremental
+
+
+def test_channels_sharing_a_name_are_labelled_with_their_ids_until_a_rename_frees_it(
+    warehouse_conn, warehouse_url
+):
+    insert_voice(
+        warehouse_conn,
+        [
+            Voice(1, "join", at(0), 10, channel_name="General"),
+            Voice(2, "join", at(0), 20, channel_name="General"),
+        ],
+    )
+    run(warehouse_url)
+    assert channels(warehouse_conn) == {10: ("General", "#General (10)"), 20: ("General", "#General (20)")}
+
+    insert_voice(warehouse_conn, [Voice(2, "leave", at(10), 20, channel_name="Games")])
+    result = run(warehouse_url)
+    assert result.labels_changed == 2
+    assert channels(warehouse_conn) == {10: ("General", "#General"), 20: ("Games", "#Games")}
+
+
+def test_the_core_refresh_job_names_the_channels(warehouse_url, warehouse_conn):
+    """Through Dagster, as the sensor's runs do: the asset is in the core refresh job."""
+    from dagster import DagsterInstance
+
+    from pwr_platform.definitions import build_definitions
+    from pwr_platform.defs.keys import VOICE_CHANNELS
+    from pwr_platform.defs.resources import WarehouseResource
+
+    insert_voice(warehouse_conn, [Voice(1, "join", at(0), 10, channel_name="General")])
+    defs = build_definitions(WarehouseResource(database_url=warehouse_url))
+    for name in ("core_refresh_job", "live_refresh_job"):
+        assert VOICE_CHANNELS in defs.resolve_job_def(name).asset_layer.executable_asset_keys, name
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("core_refresh_job").execute_in_process(instance=instance)
+        assert result.success
+        (materialized,) = [m for m in result.asset_materializations_for_node("pwr_core__voice_channels")]
+    assert materialized.metadata["channels_total"].value == 1
+    assert channels(warehouse_conn) == {10: ("General", "#General")}
+
+
+# ---------------------------------------------------------------------------- property
+NAMES = ["General", "Lounge", "Squad", ""]
+
+named_events = st.builds(
+    Voice,
+    user=st.sampled_from([1, 2, 3]),
+    event_type=st.sampled_from(["join", "leave", "move"]),
+    ts=st.integers(0, 120).map(lambda m: T0 + timedelta(minutes=m)),  # ties happen
+    channel=st.sampled_from([10, 11, 12]),
+    channel_name=st.sampled_from([*NAMES, None]),
+).map(
+    lambda v: (
+        Voice(
+            v.user,
+            v.event_type,
+            v.ts,
+            v.channel,
+            channel_name=v.channel_name,
+            from_channel=13,
+            from_channel_name="Squad",
+        )
+        if v.event_type == "move"
+        else v
+    )
+)
+
+
+def model(events: list[Voice]) -> dict[int, tuple[str, str]]:
+    """ARCHITECTURE-free restatement: per channel the (event time, name) maximum over named
+    observations, then '#name', with the id when another channel has the same name."""
+    newest: dict[int, tuple] = {}
+    for e in events:
+        observed = [(e.channel, e.channel_name)]
+        if e.event_type == "move":
+            observed.append((e.from_channel, e.from_channel_name))
+        for channel, name in observed:
+            if name:
+                newest[channel] = max(newest.get(channel, (e.ts, name)), (e.ts, name))
+    counts: dict[str, int] = {}
+    for _, name in newest.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {
+        c: (name, f"#{name}" + (f" ({c})" if counts[name] > 1 else "")) for c, (_, name) in newest.items()
+    }
+
+
+@pytest.fixture
+def conn(warehouse_url: str):
+    with psycopg.connect(warehouse_url, autocommit=True) as c:
+        yield c
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(named_events, max_size=25), data=st.data())
+def test_incremental_in_any_chunking_and_order_equals_a_rebuild_and_the_model(
+    conn, warehouse_url, events, data
+):
+    conn.execute("TRUNCATE pwr_raw.discord_voice_events, pwr_core.voice_channels")
+    conn.execute("DELETE FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_channels'")
+    arrival = data.draw(st.permutations(events), label="arrival order")
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(arrival)), max_size=4), label="runs after"))
+    for start, end in zip([0, *cuts], [*cuts, len(arrival)], strict=True):
+        insert_voice(conn, arrival[start:end])
+        run(warehouse_url)
+    incremental = channels(conn)
+
+    stored = conn.execute(
+        "SELECT discord_user_id, event_type, event_ts, discord_channel_id, raw_payload FROM pwr_raw.discord_voice_events"
+    ).fetchall()
+    expected = model(
+        [
+            Voice(
+                u,
+                t,
+                ts,
+                c,
+                channel_name=p.get("channel_name"),
+                from_channel=int(p["from_channel_id"]) if "from_channel_id" in p else None,
+                from_channel_name=p.get("from_channel_name"),
+            )
+            for u, t, ts, c, p in stored
+        ]
+    )
+    assert incremental == expected
+    run(warehouse_url, full=True)
+    assert channels(conn) == incremental
+
+
+def test_a_serialization_failure_is_retried_then_reported() -> None:
+    from pwr_platform.transforms.watermark import with_serialization_retries
+
+    failures, logged = [psycopg.errors.SerializationFailure("concurrent update")] * 2, []
+
+    def run_once():
+        if failures:
+            raise failures.pop()
+        return "done"
+
+    assert with_serialization_retries(run_once, logged.append) == "done"
+    assert logged == [f"serialization failure (attempt {n}); retrying" for n in (1, 2)]
+    failures = [psycopg.errors.SerializationFailure("again")] * 3
+    with pytest.raises(psycopg.errors.SerializationFailure):
+        with_serialization_retries(run_once)
