@@ -444,15 +444,31 @@ def reached(upstream: list[Mat], downstream: list[Mat], seen: float | None) -> f
     )
 
 
-def runs_by_job(since: float) -> Counter:
+def runs_in_window(since: float) -> list[tuple[str, float, float | None, float | None, str]]:
+    """(job, created, started, ended, status) of every Dagster run created since ``since``, times in
+    seconds from it: the timeline shows which tick a slow leave waited for (a run still going, a
+    skipped tick), which the totals alone cannot tell once the temporary instance is gone."""
     from dagster import DagsterInstance, RunsFilter
 
     instance = DagsterInstance.get()
     try:
-        runs = instance.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(since, UTC)))
-        return Counter(r.dagster_run.job_name for r in runs)
+        records = instance.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(since, UTC)))
     finally:
         instance.dispose()
+
+    def offset(ts: float | None) -> float | None:
+        return None if ts is None else ts - since
+
+    return sorted(
+        (
+            r.dagster_run.job_name,
+            r.create_timestamp.timestamp() - since,
+            offset(r.start_time),
+            offset(r.end_time),
+            r.dagster_run.status.value,
+        )
+        for r in records
+    )
 
 
 def percentiles(label: str, delays: list[float | None], target: float | None) -> str:
@@ -571,7 +587,8 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
             time.sleep(10)
     sampler.stop.set()
     thread.join()
-    runs = runs_by_job(t0)
+    timeline = runs_in_window(t0)
+    runs = Counter(job for job, *_ in timeline)
 
     elapsed = t1 - t0
     cpu = {c: (use1[c] - use0[c]) / 1e9 for c in components}
@@ -595,6 +612,10 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
     per_min = sum(started.values()) / (elapsed / 60)
     print(f"  processes started (seen): {sum(started.values())} ({per_min:.1f} per minute)")
     print(f"Dagster runs in the window: {sum(runs.values())} {dict(runs)}")
+    print("  run timeline, seconds from the window's start (created / started / ended, status):")
+    for job, created, run_start, run_end, status in sorted(timeline, key=lambda r: r[1]):
+        shown = [f"{t:7.1f}" if t is not None else "      -" for t in (created, run_start, run_end)]
+        print(f"    {job:<28} {' / '.join(shown)}   {status}")
     print(
         f"peak memory of the stack: RSS sum {sampler.peak_rss / 2**20:.0f} MB, PSS sum {sampler.peak_pss / 2**20:.0f} MB"
     )
