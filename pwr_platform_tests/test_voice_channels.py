@@ -9,6 +9,7 @@ core refresh job through Dagster.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import psycopg
@@ -102,6 +103,60 @@ def test_the_core_refresh_job_names_the_channels(warehouse_url, warehouse_conn):
         (materialized,) = [m for m in result.asset_materializations_for_node("pwr_core__voice_channels")]
     assert materialized.metadata["channels_total"].value == 1
     assert channels(warehouse_conn) == {10: ("General", "#General")}
+
+
+def test_a_run_killed_after_writing_names_keeps_the_stored_ones_and_the_next_run_takes_the_new(
+    warehouse_conn, warehouse_url
+):
+    """The fault drill: the run's server process is terminated after it wrote the new names and
+    labels, while it waits to store its watermark; nothing of it may remain, and the next run
+    (which still sees those raw rows as new) must give what a rebuild gives."""
+    insert_voice(warehouse_conn, [Voice(1, "join", at(0), 10, channel_name="General")])
+    run(warehouse_url)
+    watermark_sql = "SELECT read_snapshot::text FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_channels'"
+    before = (channels(warehouse_conn), warehouse_conn.execute(watermark_sql).fetchall())
+    insert_voice(
+        warehouse_conn,
+        [
+            Voice(2, "join", at(5), 10, channel_name="Lobby"),
+            Voice(3, "join", at(6), 11, channel_name="Games"),
+        ],
+    )
+    failures: list[Exception] = []
+
+    def refresh():
+        try:
+            run(warehouse_url)
+        except psycopg.OperationalError as error:
+            failures.append(error)
+
+    # the run reads the watermark row without locking it; storing it waits for this row lock
+    with psycopg.connect(warehouse_url) as blocker:
+        blocker.execute(
+            "SELECT 1 FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_channels' FOR UPDATE"
+        )
+        thread = threading.Thread(target=refresh)
+        thread.start()
+        waiting = []
+        for _ in range(200):
+            waiting = warehouse_conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE '%%INSERT INTO pwr_core.transform_watermarks%%'"
+            ).fetchall()
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        assert waiting, "the run never reached storing its watermark"
+        warehouse_conn.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+    thread.join(timeout=60)
+    assert not thread.is_alive() and len(failures) == 1
+    assert (channels(warehouse_conn), warehouse_conn.execute(watermark_sql).fetchall()) == before
+
+    result = run(warehouse_url)
+    assert (result.mode, result.names_written) == ("incremental", 2)
+    assert channels(warehouse_conn) == {10: ("Lobby", "#Lobby"), 11: ("Games", "#Games")}
+    run(warehouse_url, full=True)
+    assert channels(warehouse_conn) == {10: ("Lobby", "#Lobby"), 11: ("Games", "#Games")}
 
 
 # ---------------------------------------------------------------------------- property
