@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pwr_platform.transforms.voice_channels import refresh_voice_channels
-from pwr_platform_tests.voice_data import GUILD, T0, Voice, at, insert_voice
+from pwr_platform_tests.voice_data import (
+    GUILD,
+    T0,
+    Voice,
+    at,
+    insert_voice,
+    terminate_when_waiting_for_a_lock,
+)
 
 
 def run(url: str, *, full: bool = False):
@@ -137,17 +144,9 @@ def test_a_run_killed_after_writing_names_keeps_the_stored_ones_and_the_next_run
         )
         thread = threading.Thread(target=refresh)
         thread.start()
-        waiting = []
-        for _ in range(200):
-            waiting = warehouse_conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND query LIKE '%%INSERT INTO pwr_core.transform_watermarks%%'"
-            ).fetchall()
-            if waiting:
-                break
-            threading.Event().wait(0.05)
-        assert waiting, "the run never reached storing its watermark"
-        warehouse_conn.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+        terminate_when_waiting_for_a_lock(
+            warehouse_conn, "%INSERT INTO pwr_core.transform_watermarks%", "the run storing its watermark"
+        )
     thread.join(timeout=60)
     assert not thread.is_alive() and len(failures) == 1
     assert (channels(warehouse_conn), warehouse_conn.execute(watermark_sql).fetchall()) == before

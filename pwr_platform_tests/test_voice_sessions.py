@@ -19,6 +19,7 @@ from pwr_platform_tests.voice_data import (
     insert_voice,
     refresh,
     stored_sessions,
+    terminate_when_waiting_for_a_lock,
 )
 
 A, B = 1001, 1002
@@ -417,17 +418,9 @@ def test_a_killed_slice_leaves_the_previous_sessions_and_no_half_built_table(
         blocker.execute("LOCK TABLE pwr_core.members IN EXCLUSIVE MODE")
         run = threading.Thread(target=rebuild)
         run.start()
-        waiting = []
-        for _ in range(200):
-            waiting = warehouse_conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND query LIKE 'ALTER TABLE%%FOREIGN KEY%%'"
-            ).fetchall()
-            if waiting:
-                break
-            threading.Event().wait(0.05)
-        assert waiting, "no slice reached its foreign key"
-        warehouse_conn.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+        terminate_when_waiting_for_a_lock(
+            warehouse_conn, "ALTER TABLE%FOREIGN KEY%", "a slice adding its foreign key"
+        )
     run.join(timeout=60)
     assert not run.is_alive() and len(failures) == 1
     assert (

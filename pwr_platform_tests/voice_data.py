@@ -4,6 +4,7 @@ independent pure-Python model of ARCHITECTURE.md's session rules to compare the 
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,26 @@ def insert_voice(conn: psycopg.Connection, events: list[Voice]) -> list[int]:
         if row:
             ids.append(row[0])
     return ids
+
+
+def terminate_when_waiting_for_a_lock(
+    conn: psycopg.Connection, statement_like: str, what: str, timeout_s: float = 10
+) -> None:
+    """The fault drills' kill: wait until a server process is blocked on a lock while running a
+    statement ``LIKE statement_like`` (another connection holds that lock), then terminate it
+    there — a run dying at a chosen point of its transaction, as a killed worker or a crashed
+    connection would."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        waiting = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+            (statement_like,),
+        ).fetchall()
+        if waiting:
+            conn.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: no server process waited for a lock running {statement_like!r}")
 
 
 def insert_heartbeats(
