@@ -61,6 +61,11 @@ def command_guild() -> dict:
     )
 
 
+def squad_option() -> dict:
+    """Squad as Discord resolves a channel option (``data.resolved.channels``)."""
+    return {"id": str(SQUAD), "type": 2, "name": "Squad", "permissions": "0", "guild_id": str(GUILD)}
+
+
 def command_rows(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
@@ -74,11 +79,12 @@ def ephemeral(reply: dict) -> bool:
 
 
 def expected_attendance(
-    url: str, channel: int, start: datetime, end: datetime, grace: timedelta
+    url: str, channels: set[int], start: datetime, end: datetime, grace: timedelta
 ) -> list[tuple]:
-    """By hand from the stored voice events: each user's sessions in ``channel`` (join / move in
-    opens, leave / move out closes), those overlapping [start, end), seconds clipped to it and
-    rounded per session to the nearest second (half up), on time = first join <= start + grace."""
+    """By hand from the stored voice events: each user's sessions in one of ``channels`` (join /
+    move in opens, leave / move out closes: a move between two of them closes one and opens the
+    next), those overlapping [start, end), seconds clipped to it and rounded per session to the
+    nearest second (half up), on time = first join <= start + grace."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT discord_user_id, event_type, event_ts, discord_channel_id, "
@@ -88,9 +94,9 @@ def expected_attendance(
     sessions: dict[int, list[tuple[datetime, datetime | None]]] = {}
     open_at: dict[int, datetime] = {}
     for uid, kind, ts, ch, from_ch in rows:
-        if uid in open_at and (kind == "leave" or (kind == "move" and from_ch == channel)):
+        if uid in open_at and (kind == "leave" or (kind == "move" and from_ch in channels)):
             sessions.setdefault(uid, []).append((open_at.pop(uid), ts))
-        if ch == channel and kind in ("join", "move"):
+        if ch in channels and kind in ("join", "move"):
             open_at[uid] = ts
     for uid, ts in open_at.items():
         sessions.setdefault(uid, []).append((ts, None))
@@ -146,16 +152,22 @@ def test_event_commands_through_the_gateway_record_the_event_and_attendance_foll
             discord.wait_processed(discord.dispatch_voice(DAN, "dan", None))  # dan leaves before the start
             time.sleep(0.5)
 
+            # in ada's voice channel (General, by default) and the second team's, Squad
             started = discord.run_command(
                 ADA_M,
                 "event",
-                [option("event", "Scrim night"), option("type", "scrim")],
+                [
+                    option("event", "Scrim night"),
+                    option("type", "scrim"),
+                    option("channel_2", str(SQUAD), kind=7),
+                ],
                 subcommand="start",
                 permissions=MANAGE_EVENTS,
+                resolved={"channels": {str(SQUAD): squad_option()}},
             )
             assert ephemeral(started)
             assert started["content"].startswith("Recorded: the new event **Scrim night** started at")
-            assert f"<#{GENERAL}>" in started["content"]
+            assert f" in <#{GENERAL}>, <#{SQUAD}> (event" in started["content"], started
 
             listed = discord.run_command(
                 BEA_M,
@@ -208,7 +220,7 @@ def test_event_commands_through_the_gateway_record_the_event_and_attendance_foll
     assert [r[0] for r in rows] == ["start", "end"]  # the refused and failed commands wrote nothing
     external = rows[0][1]
     assert external.startswith("bot:") and rows[1][1] == external
-    assert rows[0][2:] == ("Scrim night", "scrim", [GENERAL], ADA)
+    assert rows[0][2:] == ("Scrim night", "scrim", [GENERAL, SQUAD], ADA)
 
     with DagsterInstance.ephemeral() as instance:
         resources = {"warehouse": WarehouseResource(database_url=warehouse_url)}
@@ -229,7 +241,7 @@ def test_event_commands_through_the_gateway_record_the_event_and_attendance_foll
                 r[0]
                 for r in conn.execute("SELECT recorded_ts FROM pwr_raw.discord_event_commands ORDER BY id")
             ]
-        assert (status, host, channels) == ("completed", ADA, [GENERAL])
+        assert (status, host, sorted(channels)) == ("completed", ADA, [GENERAL, SQUAD])
         with psycopg.connect(warehouse_url) as conn:
             join_dates = conn.execute(
                 "SELECT discord_user_id, join_date FROM pwr_core.members ORDER BY 1"
@@ -255,9 +267,16 @@ def test_event_commands_through_the_gateway_record_the_event_and_attendance_foll
             "WHERE a.event_id = %s ORDER BY 1",
             (event_id,),
         ).fetchall()
-    expected = expected_attendance(warehouse_url, GENERAL, start, end, timedelta(minutes=10))
+    expected = expected_attendance(warehouse_url, {GENERAL, SQUAD}, start, end, timedelta(minutes=10))
     assert [r[0] for r in expected] == [ADA, BEA, CY]  # dan left before the start
     assert stored == expected
+    # cy was in Squad from before the start: counted from the start, which General alone (joined
+    # by a move after it) would have missed
+    general_only = dict(
+        (r[0], r) for r in expected_attendance(warehouse_url, {GENERAL}, start, end, timedelta(minutes=10))
+    )
+    cy = next(r for r in stored if r[0] == CY)
+    assert cy[1] < start < general_only[CY][1] and cy[3] > general_only[CY][3]
     assert all(r[3] > 0 for r in stored)
 
 
@@ -300,8 +319,29 @@ def test_a_name_of_an_ended_event_starts_a_new_one() -> None:
 
 def test_start_of_a_scheduled_event_keeps_its_channels_and_id() -> None:
     outcome = start([state("discord:9", "scheduled")], event="inhouse")
-    assert outcome.record.external_event_id == "discord:9" and outcome.record.channel_ids == (GENERAL,)
+    assert outcome.record.external_event_id == "discord:9" and outcome.state.channel_ids == (GENERAL,)
+    assert outcome.record.channel_ids == ()  # it adds none: the event's own channel stays its source's
     assert outcome.record.action == "start" and outcome.record.recorded_ts == NOW
+
+
+def test_start_with_several_channels_runs_the_event_in_all_of_them() -> None:
+    third = 103
+    # channel: defaults to the organizer's voice channel (SQUAD in these tests); a channel twice counts once
+    adhoc = start([], event="Scrim", more_channel_ids=(GENERAL, SQUAD))
+    assert adhoc.record.channel_ids == (SQUAD, GENERAL) and adhoc.state.channel_ids == (SQUAD, GENERAL)
+    assert f"in <#{SQUAD}>, <#{GENERAL}> (event" in adhoc.reply
+    assert json.loads(adhoc.record.payload)["channel_ids"] == [str(GENERAL), str(SQUAD)]
+    given = start([], event="Scrim", channel_id=third, more_channel_ids=(GENERAL,))
+    assert given.record.channel_ids == (third, GENERAL)
+    # a scheduled event keeps its own channel and takes the given ones beside it, not the
+    # organizer's voice channel (the event says where it runs)
+    known = start([state("discord:9", "scheduled")], event="discord:9", more_channel_ids=(third, GENERAL))
+    assert known.record.channel_ids == (third,)
+    assert known.state.channel_ids == (GENERAL, third)
+    assert f"in <#{GENERAL}>, <#{third}>" in known.reply
+    # an event without a channel of its own: the channels as for a new event
+    bare = start([state("m-3", "scheduled", channels=())], event="m-3", more_channel_ids=(third,))
+    assert bare.record.channel_ids == (SQUAD, third)
 
 
 def test_an_event_without_channels_takes_the_organizers_voice_channel() -> None:
@@ -339,7 +379,10 @@ def test_list_commands_needs_no_token_and_prints_the_tree(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("/event — ")
-    assert any(line.strip().startswith("/event start [event] [type] [channel] — ") for line in lines)
+    assert any(
+        line.strip().startswith("/event start [event] [type] [channel] [channel_2] [channel_3] — ")
+        for line in lines
+    )
     assert any(line.strip().startswith("/event end [event] — ") for line in lines)
     assert any(line.startswith("/stats [member] — ") for line in lines)
     assert any(line.startswith("/leaderboard [period] — ") for line in lines)

@@ -94,6 +94,50 @@ def test_changed_xid_moves_only_when_attendance_inputs_change(warehouse_conn, wa
     assert xid() != first  # channels did
 
 
+def start_command(conn, external_id, recorded, channels, interaction_id=9001):
+    conn.execute(
+        """
+        INSERT INTO pwr_raw.discord_event_commands (discord_guild_id, interaction_id, action, external_event_id,
+            recorded_ts, channel_ids, organizer_discord_user_id, raw_payload)
+        VALUES (%s, %s, 'start', %s, %s, %s, 7001, '{}')
+        """,
+        (GUILD, interaction_id, external_id, recorded, list(channels)),
+    )
+
+
+def test_a_start_command_adds_its_channels_to_the_events_own(warehouse_conn, warehouse_url):
+    """A scrim in two team channels: Discord's event names one, `/event start` adds the other.
+    The event runs in both (attendance counts either), the bot's view says so before the core
+    refresh has folded the command, and the attendance sensor's stamp moves."""
+    observe(warehouse_conn, 58, at(0), "scheduled", channel=10)
+    refresh(warehouse_url)
+    before = warehouse_conn.execute(
+        "SELECT changed_xid::text FROM pwr_core.events WHERE external_event_id = 'discord:58'"
+    ).fetchone()[0]
+
+    def view_channels():
+        return warehouse_conn.execute(
+            "SELECT channel_ids FROM pwr_core.bot_event_state WHERE external_event_id = 'discord:58'"
+        ).fetchone()[0]
+
+    assert view_channels() == [10]
+    start_command(warehouse_conn, "discord:58", at(60), [12, 10])  # 10 again: counted once
+    assert view_channels() == [10, 12]  # not folded yet
+    refresh(warehouse_url)
+    assert event_row(warehouse_conn, "discord:58") == ("Scrim night", "active", at(60), None, 7001, [10, 12])
+    assert view_channels() == [10, 12]
+    after = warehouse_conn.execute(
+        "SELECT changed_xid::text FROM pwr_core.events WHERE external_event_id = 'discord:58'"
+    ).fetchone()[0]
+    assert after != before
+
+    # a start command that adds nothing (the event's own channel only): the event's channel as it is
+    observe(warehouse_conn, 59, at(0), "scheduled", channel=11)
+    start_command(warehouse_conn, "discord:59", at(60), [], interaction_id=9002)
+    refresh(warehouse_url)
+    assert event_row(warehouse_conn, "discord:59")[5] == [11]
+
+
 def run_cli(url, *args):
     return CliRunner().invoke(main, list(args), env={"PWR_DATABASE_URL": url}, catch_exceptions=False)
 

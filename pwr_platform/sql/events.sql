@@ -14,8 +14,8 @@
 --     organizer.
 -- Commands on any event: the first `/event start` is its actual start (it wins over Discord's own
 -- ACTIVE time: the organizer said when it began) and makes a scheduled event 'active'; the first
--- `/event end` is its actual end and completes it. The start command's channels are used when
--- the event names none of its own.
+-- `/event end` is its actual end and completes it. The event runs in its own channels and the
+-- ones its start command added (a scrim's second team channel: Discord's event has one channel).
 -- An end stamped by hand (pwr_raw.event_completions, `pwr events complete`) wins over the
 -- source's actual end and over `/event end`, and makes the event 'completed'.
 -- changed_xid (+) is stamped whenever something attendance depends on changes (status, times,
@@ -77,8 +77,8 @@ SELECT s.external_event_id, s.name, s.description, s.event_type, s.scheduled_sta
        coalesce(k.command_start_ts, s.actual_start_ts) AS actual_start_ts,
        coalesce(c.actual_end_ts, ke.command_end_ts, s.actual_end_ts) AS actual_end_ts,
        s.host_discord_user_id,
-       CASE WHEN cardinality(s.channel_ids) = 0 AND k.channel_ids IS NOT NULL THEN k.channel_ids
-            ELSE s.channel_ids END AS channel_ids,
+       ARRAY(SELECT DISTINCT c FROM unnest(s.channel_ids || coalesce(k.channel_ids, '{}')) AS c ORDER BY c)
+           AS channel_ids,
        CASE WHEN s.status = 'cancelled' AND c.actual_end_ts IS NULL THEN 'cancelled'
             WHEN c.actual_end_ts IS NOT NULL OR ke.command_end_ts IS NOT NULL THEN 'completed'
             WHEN k.command_start_ts IS NOT NULL AND s.status = 'scheduled' THEN 'active'

@@ -140,12 +140,22 @@ def start_event(
     guild_id: int,
     interaction_id: int,
     organizer_id: int,
+    more_channel_ids: tuple[int, ...] = (),
 ) -> Outcome:
     """``/event start``: start a known event, or an ad-hoc one when ``event`` names none.
 
     An event picked by its id (what autocomplete fills in) is that event, whatever its state. A
     name matches only events not yet ended: "Scrim night" again tomorrow is a new event, not a
-    refusal because yesterday's has ended."""
+    refusal because yesterday's has ended.
+
+    Channels: ``channel_id`` (``channel:``, by default the organizer's voice channel) and
+    ``more_channel_ids`` (``channel_2:``, ``channel_3:``) — a scrim runs in two team channels, and
+    members in either attend. A known event runs in its own channel (Discord's event names one)
+    and the ones given beside it; the organizer's voice channel stands in for ``channel:`` only
+    when the event has none. The record carries the channels the command adds, so the event's own
+    channel stays whatever its source says later (``sql/events.sql`` takes the union)."""
+    given = tuple(dict.fromkeys(c for c in (channel_id, *more_channel_ids) if c))
+    defaulted = tuple(dict.fromkeys(c for c in (channel_id or voice_channel_id, *more_channel_ids) if c))
     exact = [s for s in states if event and s.external_event_id == event]
     open_matches = [
         s for s in (find_events(states, event) if event else []) if s.status in ("scheduled", "active")
@@ -167,7 +177,9 @@ def start_event(
             return Outcome(
                 f"**{target.name}** is already running since {when(target.started_ts)}. Nothing was recorded."
             )
-        channels = target.channel_ids or tuple(c for c in (channel_id or voice_channel_id,) if c)
+        own = target.channel_ids
+        added = tuple(c for c in given if c not in own) if own else defaulted
+        channels = own + added
         if not channels:
             return Outcome(
                 f"**{target.name}** has no voice channel: join the channel it runs in, or give `channel:`. "
@@ -176,7 +188,7 @@ def start_event(
         external_id, name, event_type = target.external_event_id, target.name, kind or target.event_type
         what = f"**{name}**"
     else:
-        channels = tuple(c for c in (channel_id or voice_channel_id,) if c)
+        channels = added = defaulted
         name = (event or "").strip() or f"Ad-hoc {kind or 'event'}"
         if len(name) > MAX_EVENT_NAME:
             return Outcome(
@@ -199,12 +211,12 @@ def start_event(
         organizer_id=organizer_id,
         name=name,
         event_type=event_type if event_type != "other" else None,
-        channel_ids=tuple(channels),
+        channel_ids=added,
         payload=_payload(
             command="event start",
             event=event,
             type=kind,
-            channel_id=str(channel_id) if channel_id else None,
+            channel_ids=[str(c) for c in given] or None,
             organizer_id=str(organizer_id),
         ),
     )
@@ -407,6 +419,8 @@ class EventCommands(app_commands.Group):
         event="A scheduled or imported event (pick from the list), or a name for a new event",
         kind="The event's type (new events; default: read from the name)",
         channel="The voice channel it runs in (default: the one you are in)",
+        channel_2="Another voice channel it runs in (a scrim's second team, say)",
+        channel_3="A third voice channel it runs in",
     )
     @app_commands.rename(kind="type")
     @app_commands.choices(kind=[app_commands.Choice(name=t, value=t) for t in EVENT_TYPES])
@@ -416,6 +430,8 @@ class EventCommands(app_commands.Group):
         event: str | None = None,
         kind: app_commands.Choice[str] | None = None,
         channel: discord.VoiceChannel | discord.StageChannel | None = None,
+        channel_2: discord.VoiceChannel | discord.StageChannel | None = None,
+        channel_3: discord.VoiceChannel | discord.StageChannel | None = None,
     ) -> None:
         await self._decide(
             interaction,
@@ -423,6 +439,7 @@ class EventCommands(app_commands.Group):
             event=event,
             kind=kind.value if kind else None,
             channel_id=channel.id if channel else None,
+            more_channel_ids=tuple(c.id for c in (channel_2, channel_3) if c is not None),
             voice_channel_id=_voice_channel_id(interaction.user),
         )
 
