@@ -2,19 +2,29 @@
 -- each a query counting the rows that break one rule (0 = pass).
 
 -- name: raw_users_missing_from_members
--- Every user in a stored raw voice event or member record is a member.
+-- Every user in a raw voice event or member record the members transform has read (its last
+-- run's snapshot, pwr_core.transform_read_snapshot) is a member. Rows committed after that run
+-- are the next run's: counting them failed this check whenever a new member's first event landed
+-- between the members step and the check. The loose index scan lists the users cheaply; only a
+-- user missing from members is looked up again for a row the run could see.
 WITH RECURSIVE voice_users AS (
     (SELECT discord_user_id FROM pwr_raw.discord_voice_events ORDER BY discord_user_id LIMIT 1)
     UNION ALL
     SELECT (SELECT e.discord_user_id FROM pwr_raw.discord_voice_events e
              WHERE e.discord_user_id > u.discord_user_id ORDER BY e.discord_user_id LIMIT 1)
     FROM voice_users u WHERE u.discord_user_id IS NOT NULL
+), read_by_members AS (
+    SELECT pwr_core.transform_read_snapshot('members') AS snap
 )
 SELECT count(*) FROM (
     SELECT discord_user_id FROM voice_users WHERE discord_user_id IS NOT NULL
     UNION SELECT discord_user_id FROM pwr_raw.discord_member_events
-) u
-WHERE NOT EXISTS (SELECT 1 FROM pwr_core.members m WHERE m.discord_user_id = u.discord_user_id);
+) u, read_by_members r
+WHERE NOT EXISTS (SELECT 1 FROM pwr_core.members m WHERE m.discord_user_id = u.discord_user_id)
+  AND (EXISTS (SELECT 1 FROM pwr_raw.discord_voice_events e
+               WHERE e.discord_user_id = u.discord_user_id AND pg_visible_in_snapshot(e.ingest_xid, r.snap))
+       OR EXISTS (SELECT 1 FROM pwr_raw.discord_member_events e
+                  WHERE e.discord_user_id = u.discord_user_id AND pg_visible_in_snapshot(e.ingest_xid, r.snap)));
 
 -- name: overlapping_sessions
 -- No member has two sessions in a guild with a positive overlap (intervals are half-open; an
@@ -40,11 +50,15 @@ WHERE (session_end_ts IS NOT NULL AND (
    OR (session_end_ts IS NULL AND (duration_seconds IS NOT NULL OR is_completed));
 
 -- name: stale_open_sessions
--- No session is still open although its guild's newest event is past start + cap.
+-- No session is still open although its guild's newest event, among those the sessionizer has
+-- read (its last run's snapshot), is past start + cap: an event committed after that run closes
+-- the session in the next run, not in this one.
 SELECT count(*) FROM pwr_core.voice_sessions s
 WHERE s.session_end_ts IS NULL
   AND s.session_start_ts + make_interval(hours => %(max_session_hours)s)
-      < (SELECT max(e.event_ts) FROM pwr_raw.discord_voice_events e WHERE e.discord_guild_id = s.discord_guild_id);
+      < (SELECT max(e.event_ts) FROM pwr_raw.discord_voice_events e
+         WHERE e.discord_guild_id = s.discord_guild_id
+           AND pg_visible_in_snapshot(e.ingest_xid, pwr_core.transform_read_snapshot('voice_sessions')));
 
 -- name: completed_event_ids
 SELECT event_id FROM pwr_core.events WHERE status = 'completed' ORDER BY event_id;
