@@ -444,15 +444,21 @@ def reached(upstream: list[Mat], downstream: list[Mat], seen: float | None) -> f
     )
 
 
-def runs_in_window(since: float) -> list[tuple[str, float, float | None, float | None, str]]:
-    """(job, created, started, ended, status) of every Dagster run created since ``since``, times in
-    seconds from it: the timeline shows which tick a slow leave waited for (a run still going, a
-    skipped tick), which the totals alone cannot tell once the temporary instance is gone."""
+def runs_in_window(since: float) -> list[tuple[str, float, float | None, float | None, str, str]]:
+    """(job, created, started, ended, status, why it failed) of every Dagster run created since
+    ``since``, times in seconds from it: the timeline shows which tick a slow leave waited for (a
+    run still going, a skipped tick, a failed run and its retries), which the totals alone cannot
+    tell once the temporary instance is gone."""
     from dagster import DagsterInstance, RunsFilter
 
     instance = DagsterInstance.get()
     try:
         records = instance.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(since, UTC)))
+        failures = {
+            r.dagster_run.run_id: failure_reason(instance, r.dagster_run.run_id)
+            for r in records
+            if r.dagster_run.status.value == "FAILURE"
+        }
     finally:
         instance.dispose()
 
@@ -466,9 +472,27 @@ def runs_in_window(since: float) -> list[tuple[str, float, float | None, float |
             offset(r.start_time),
             offset(r.end_time),
             r.dagster_run.status.value,
+            failures.get(r.dagster_run.run_id, ""),
         )
         for r in records
     )
+
+
+def failure_reason(instance, run_id: str) -> str:
+    """The first failed step and its error's first line (else the run failure's message)."""
+    from dagster import DagsterEventType
+
+    events = instance.all_logs(run_id, of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE})
+    for entry in events:
+        event = entry.dagster_event
+        error = getattr(event.event_specific_data, "error", None)
+        text = (error.message if error is not None else entry.message or "").strip().splitlines()
+        cause = error.cause if error is not None else None
+        while cause is not None:  # Dagster wraps the step's own exception: its cause says what
+            text = cause.message.strip().splitlines() or text
+            cause = cause.cause
+        return f"{event.step_key or 'run'}: {text[0] if text else '?'}"[:300]
+    return "no failure event"
 
 
 def percentiles(label: str, delays: list[float | None], target: float | None) -> str:
@@ -613,9 +637,11 @@ def measure(args, settings, url: str, cgroups: Cgroups) -> None:
     print(f"  processes started (seen): {sum(started.values())} ({per_min:.1f} per minute)")
     print(f"Dagster runs in the window: {sum(runs.values())} {dict(runs)}")
     print("  run timeline, seconds from the window's start (created / started / ended, status):")
-    for job, created, run_start, run_end, status in sorted(timeline, key=lambda r: r[1]):
+    for job, created, run_start, run_end, status, why in sorted(timeline, key=lambda r: r[1]):
         shown = [f"{t:7.1f}" if t is not None else "      -" for t in (created, run_start, run_end)]
         print(f"    {job:<28} {' / '.join(shown)}   {status}")
+        if why:
+            print(f"      {why}")
     print(
         f"peak memory of the stack: RSS sum {sampler.peak_rss / 2**20:.0f} MB, PSS sum {sampler.peak_pss / 2**20:.0f} MB"
     )
