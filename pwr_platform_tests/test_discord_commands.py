@@ -144,6 +144,17 @@ def test_event_commands_through_the_gateway_record_the_event_and_attendance_foll
                 permissions=MANAGE_EVENTS,
             )
             assert "Join the voice channel" in nowhere["content"], nowhere  # ada is in no voice channel yet
+            textual = discord.run_command(  # a text channel where a voice channel goes (stale registration)
+                ADA_M,
+                "event",
+                [option("event", "Scrim night"), option("channel_2", "1", kind=7)],
+                subcommand="start",
+                permissions=MANAGE_EVENTS,
+                resolved={"channels": {"1": {"id": "1", "type": 0, "name": "general", "permissions": "0"}}},
+            )
+            assert textual["content"].startswith(
+                "`general` is not a valid `channel_2`: give a voice or stage channel. Nothing was recorded."
+            ), textual
 
             discord.dispatch_voice(DAN, "dan", GENERAL)
             discord.dispatch_voice(ADA, "ada", GENERAL)

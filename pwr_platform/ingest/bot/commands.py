@@ -523,21 +523,40 @@ def _command_name(interaction: discord.Interaction) -> str:
     return interaction.command.qualified_name if interaction.command else "?"
 
 
-def bad_option_text(command, error: app_commands.TransformerError) -> str:
+def bad_option_text(command, error: app_commands.TransformerError, option: str | None = None) -> str:
     """The reply to an option value the command does not take, naming the option and its values.
 
-    Discord offers only the registered choices, so such a value comes from commands registered
-    by an older version of the bot (an upgrade without ``pwr bot --sync``) or from a member
-    that cannot be resolved."""
-    for param in getattr(command, "parameters", ()):
-        values = [c.value for c in param.choices or ()]
-        if values and error.value not in values:
-            return (
-                f"`{error.value}` is not a valid `{param.display_name}`: use one of "
-                f"{', '.join(f'`{v}`' for v in values)}. Nothing was recorded. (If Discord offered it, "
-                "the bot's commands are out of date: an admin runs `pwr bot --sync`.)"
-            )
+    Discord offers only the registered choices and channel types, so such a value comes from
+    commands registered by an older version of the bot (an upgrade without ``pwr bot --sync``) or
+    from a member or channel that cannot be resolved. ``option``: the option the value was given
+    for (from the interaction); without it, the option whose choices lack the value."""
+    params = list(getattr(command, "parameters", ()))
+    param = next((p for p in params if p.display_name == option), None)
+    if param is None:
+        param = next(
+            (p for p in params if p.choices and error.value not in [c.value for c in p.choices]), None
+        )
+    stale = " (If Discord offered it, the bot's commands are out of date: an admin runs `pwr bot --sync`.)"
+    if param is not None and param.choices:
+        values = ", ".join(f"`{c.value}`" for c in param.choices)
+        return (
+            f"`{error.value}` is not a valid `{param.display_name}`: use one of {values}. "
+            f"Nothing was recorded.{stale}"
+        )
+    if param is not None and param.channel_types:
+        kinds = " or ".join(t.name.replace("stage_voice", "stage") for t in param.channel_types) + " channel"
+        return f"`{error.value}` is not a valid `{param.display_name}`: give a {kinds}. Nothing was recorded.{stale}"
+    if param is not None:
+        return f"`{error.value}` is not a valid `{param.display_name}` here. Nothing was recorded."
     return f"`{error.value}` is not a valid {error.type.name.lower()} option here. Nothing was recorded."
+
+
+def _option_of(interaction: discord.Interaction, value) -> str | None:
+    """The name of the option ``value`` was given for in this interaction."""
+    options = list(interaction.namespace)
+    return next((name for name, v in options if v is value), None) or next(
+        (name for name, v in options if v == value), None
+    )
 
 
 def register_commands(tree: app_commands.CommandTree, context: CommandContext) -> None:
@@ -555,7 +574,8 @@ def register_commands(tree: app_commands.CommandTree, context: CommandContext) -
             # an option value the command does not take: the caller's input, not a bot failure
             log.warning("commands: /%s: %s", _command_name(interaction), error)
             if not interaction.response.is_done():
-                await reply(interaction, bad_option_text(interaction.command, error), ephemeral=True)
+                text = bad_option_text(interaction.command, error, _option_of(interaction, error.value))
+                await reply(interaction, text, ephemeral=True)
             return
         log.error("commands: /%s failed", _command_name(interaction), exc_info=error)
         if not interaction.response.is_done():
