@@ -156,6 +156,49 @@ def test_raw_rows_committed_after_the_refresh_read_its_input_do_not_fail_its_che
         assert passed["no_open_session_older_than_the_cap"] is False
 
 
+def test_transform_read_snapshot_is_the_watermark_only_when_this_cluster_took_it(warehouse_conn):
+    """What the two checks judge against: the stored snapshot when it is this cluster's, else the
+    current one (never ran; another cluster's system identifier; an xmax ahead of this server's,
+    as after a restore)."""
+
+    def read() -> str:
+        return warehouse_conn.execute("SELECT pwr_core.transform_read_snapshot('members')::text").fetchone()[
+            0
+        ]
+
+    def current_xmax() -> int:
+        return int(
+            warehouse_conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()[0]
+        )
+
+    def xmax(snapshot: str) -> int:
+        return int(snapshot.split(":")[1])
+
+    before = current_xmax()
+    assert xmax(read()) >= before  # never ran: now
+    this_cluster = warehouse_conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0]
+    warehouse_conn.execute(
+        "INSERT INTO pwr_core.transform_watermarks (transform_name, read_snapshot, system_identifier) "
+        "VALUES ('members', '3:3:', %s)",
+        (this_cluster,),
+    )
+    assert read() == "3:3:"  # this cluster's: as stored
+    warehouse_conn.execute("UPDATE pwr_core.transform_watermarks SET system_identifier = NULL")
+    assert read() == "3:3:"  # stored before the column existed: taken as this cluster's
+    warehouse_conn.execute(
+        "UPDATE pwr_core.transform_watermarks SET system_identifier = %s", (this_cluster + 1,)
+    )
+    before = current_xmax()
+    assert xmax(read()) >= before  # another cluster's: now
+    ahead = current_xmax() + 1_000_000
+    warehouse_conn.execute(
+        "UPDATE pwr_core.transform_watermarks SET system_identifier = %s, read_snapshot = %s::pg_snapshot",
+        (this_cluster, f"{ahead}:{ahead}:"),
+    )
+    before = current_xmax()
+    assert before <= xmax(read()) < ahead  # from the future (a restore): now
+
+
 @pytest.mark.timeout(900)
 def test_dagster_cli_materializes_each_core_asset(warehouse_conn, warehouse_url, tmp_path):
     community(warehouse_conn)
