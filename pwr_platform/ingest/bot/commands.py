@@ -552,11 +552,9 @@ def bad_option_text(command, error: app_commands.TransformerError, option: str |
 
 
 def _option_of(interaction: discord.Interaction, value) -> str | None:
-    """The name of the option ``value`` was given for in this interaction."""
-    options = list(interaction.namespace)
-    return next((name for name, v in options if v is value), None) or next(
-        (name for name, v in options if v == value), None
-    )
+    """The name of the option ``value`` was given for in this interaction (discord.py hands the
+    transformer, and so its error, the namespace's own object)."""
+    return next((name for name, v in interaction.namespace if v is value), None)
 
 
 def register_commands(tree: app_commands.CommandTree, context: CommandContext) -> None:
