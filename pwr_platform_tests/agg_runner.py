@@ -78,3 +78,13 @@ def run_assets(
 def check_results(result: ExecuteInProcessResult) -> dict[str, bool]:
     """{"<asset>:<check>": passed} of the run's asset check evaluations."""
     return {f"{e.asset_key.path[-1]}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()}
+
+
+def indexes_built_after(result: ExecuteInProcessResult) -> bool:
+    """Whether the run rebuilt its table whole (``indexes_built_after_insert``): one materialization
+    per partition of the run, all with the run's metadata, so one value."""
+    (flag,) = {
+        e.event_specific_data.materialization.metadata["indexes_built_after_insert"].value
+        for e in result.get_asset_materialization_events()
+    }
+    return flag

@@ -10,7 +10,7 @@ import pytest
 
 from pwr_platform.defs.keys import MEMBER_VOICE_DAILY
 from pwr_platform.warehouse.sql_runner import run_script, sql_params
-from pwr_platform_tests.agg_runner import check_results, run_assets
+from pwr_platform_tests.agg_runner import check_results, indexes_built_after, run_assets
 from pwr_platform_tests.agg_scenario import (
     d,
     insert_member,
@@ -129,15 +129,6 @@ ORDER BY 1
 """
 
 
-def _built_after(result) -> bool:
-    # one materialization per partition of the run, all with the run's metadata
-    (flag,) = {
-        e.event_specific_data.materialization.metadata["indexes_built_after_insert"].value
-        for e in result.get_asset_materialization_events()
-    }
-    return flag
-
-
 def test_a_whole_table_rebuild_builds_the_indexes_after_the_insert(
     warehouse_url: str, warehouse_conn
 ) -> None:
@@ -151,7 +142,7 @@ def test_a_whole_table_rebuild_builds_the_indexes_after_the_insert(
     indexes = rows(warehouse_conn, INDEXES)
     assert len(indexes) == 4  # primary key (constraint + its index), the member index, the foreign key
     whole = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-05-01", last="2025-05-21")
-    assert _built_after(whole)
+    assert indexes_built_after(whole)
     assert all(check_results(whole).values()), check_results(whole)
     assert rows(warehouse_conn, INDEXES) == indexes
     rebuilt = rows(warehouse_conn, DAILY)
@@ -162,13 +153,13 @@ def test_a_whole_table_rebuild_builds_the_indexes_after_the_insert(
     size = "SELECT pg_relation_size('pwr_agg.member_voice_daily')"
     first_size = warehouse_conn.execute(size).fetchone()[0]
     again = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], first="2025-05-01", last="2025-05-21")
-    assert _built_after(again)
+    assert indexes_built_after(again)
     assert rows(warehouse_conn, DAILY) == rebuilt
     assert warehouse_conn.execute(size).fetchone()[0] == first_size
     assert rows(warehouse_conn, INDEXES) == indexes
 
     one_day = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition="2025-05-10")
-    assert not _built_after(one_day)
+    assert not indexes_built_after(one_day)
     assert all(check_results(one_day).values())
     assert rows(warehouse_conn, DAILY) == rebuilt
     # the same rows as runs that keep the indexes: day by day into a table that has other days
@@ -176,7 +167,7 @@ def test_a_whole_table_rebuild_builds_the_indexes_after_the_insert(
     for offset in range(20):
         day = date(2025, 5, 1) + timedelta(days=offset)
         result = run_assets(warehouse_url, [MEMBER_VOICE_DAILY], partition=day.isoformat(), with_checks=False)
-        assert not _built_after(result)
+        assert not indexes_built_after(result)
     assert rows(warehouse_conn, DAILY) == rebuilt
     # the primary key and the foreign key are back in force
     with pytest.raises(psycopg.errors.UniqueViolation):
