@@ -323,8 +323,15 @@ def test_partitions_of_events_this_warehouse_lacks_are_skipped_not_fatal(
     materializations = result.asset_materializations_for_node("pwr_core__event_attendance")
     assert len(materializations) == 3  # one per partition of the range, the metadata on each
     assert materializations[0].metadata["skipped_events_not_in_warehouse"].value == 2
+    # the range's count would read as each partition's row count in the UI: none is given
+    assert all("dagster/partition_row_count" not in m.metadata for m in materializations)
     assert attendance(warehouse_conn, int(event_id)) == [(6, at(70), at(80), 10 * 60, True)]
     single = run_attendance(
         instance, RunRequest(partition_key="9001"), WarehouseResource(database_url=warehouse_url)
     )
     assert single.success
+    own = run_attendance(
+        instance, RunRequest(partition_key=event_id), WarehouseResource(database_url=warehouse_url)
+    )
+    (materialization,) = own.asset_materializations_for_node("pwr_core__event_attendance")
+    assert materialization.metadata["dagster/partition_row_count"].value == 1  # the event's one attendee

@@ -125,8 +125,9 @@ def materialized_table_metadata(
 
     ``row_count``: the table's row count when the caller already knows it exactly (a run that
     rebuilt the whole table under its lock wrote every row), else ``count(*)`` here;
-    ``partition_row_count``: the rows of the run's partition window (a run over a range of
-    partitions counts the whole range), as the run's own INSERT reported them.
+    ``partition_row_count``: the rows of the run's partition, as its own INSERT reported them;
+    only for a run of one partition (Dagster copies a range run's metadata onto each partition,
+    where a count of the whole range would read as that partition's).
     """
     if row_count is None:
         row_count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608

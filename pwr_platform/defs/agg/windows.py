@@ -14,9 +14,12 @@ for readers until the run commits; readers never see it half written either way.
 
 The run's figures are its SQL file's last statement: the rows written and their totals (the
 weekly, monthly and heatmap files take them from the INSERT's own RETURNING rows; the daily one
-reads its window again, cheaper there). Its count is also ``dagster/partition_row_count`` and,
-after a whole-table rebuild, ``dagster/row_count``: no count(*) after the write (issue 16, third
-round).
+reads its window again, cheaper there). After a whole-table rebuild the count is also
+``dagster/row_count``: no count(*) after the write (issue 16, third round). It is
+``dagster/partition_row_count`` only when the run covers one partition: Dagster gives every
+partition of a range run the run's one set of metadata, so a range's count would show in the UI
+as each partition's row count (730 daily partitions each "2.9 M rows"). A range run's figures are
+the run's, named as such (``rows_written`` for ``partitions`` partitions).
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ def materialize_window(
             # a rebuild holds the table's lock and left no row outside the window: the rows written
             # are the table (not so for voice_heatmap, whose table is a view over the stored rows)
             row_count=written if rebuilt and stored_in == table else None,
-            partition_row_count=written,
+            partition_row_count=written if len(context.partition_keys) == 1 else None,
         )
     context.log.info(f"{sql_name}: replaced [{start}, {end}): {figures}")
     return MaterializeResult(
