@@ -133,11 +133,7 @@ def guild(
 ) -> dict:
     """A GUILD_CREATE payload; ``voice_channels`` as (id, type 2 voice / 13 stage, name), ``roles``
     as (id, name) besides @everyone (whose id is the guild's)."""
-    channels = [
-        {"id": str(cid), "type": ctype, "name": name, "position": i, "guild_id": str(guild_id)}
-        | {"permission_overwrites": [], "bitrate": 64000, "user_limit": 0}
-        for i, (cid, ctype, name) in enumerate(voice_channels)
-    ]
+    channels = [channel(guild_id, cid, ctype, name, i) for i, (cid, ctype, name) in enumerate(voice_channels)]
     return {
         "id": str(guild_id),
         "name": "PwR",
@@ -157,6 +153,22 @@ def guild(
         "large": False,
         "guild_scheduled_events": list(scheduled_events),
         "unavailable": False,
+    }
+
+
+def channel(guild_id: int, channel_id: int, kind: int, name: str, position: int = 0) -> dict:
+    """A guild channel as GUILD_CREATE, CHANNEL_CREATE and CHANNEL_UPDATE carry it (type 0 text,
+    2 voice, 13 stage)."""
+    return {
+        "id": str(channel_id),
+        "type": kind,
+        "name": name,
+        "position": position,
+        "guild_id": str(guild_id),
+    } | {
+        "permission_overwrites": [],
+        "bitrate": 64000,
+        "user_limit": 0,
     }
 
 

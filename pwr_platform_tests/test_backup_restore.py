@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pwr_platform.ingest.records import EventCommandRecord
+from pwr_platform.ingest.records import ChannelRecord, EventCommandRecord
 from pwr_platform.ingest.spool import Spool
 from pwr_platform.ingest.writer import Writer
 from pwr_platform.runtime.embedded_postgres import _bin_path
@@ -79,6 +79,16 @@ def fill_every_table(url: str, home: Path) -> None:
                 channel_ids=(833333333333333333,) if action == "start" else (),
             )
         )
+    # a voice channel renamed while nobody was in it (a channel record, no voice event)
+    writer.add(
+        ChannelRecord(
+            guild_id=811111111111111111,
+            channel_id=833333333333333333,
+            event_type="update",
+            event_ts=started,
+            channel_name="Scrim room",
+        )
+    )
     writer.close()
     with psycopg.connect(url) as conn:
         conn.execute(
@@ -350,7 +360,7 @@ def test_restore_into_a_fresh_cluster_far_behind_rebuilds_in_full_and_new_rows_r
             pending = conn.execute(
                 sql_statements("core_sensors")["core_inputs_pending"], {"gap_minutes": 3}
             ).fetchone()
-            assert pending == (False, False, False, False)
+            assert pending == (False, False, False, False, False)
     finally:
         target.stop()
     print(f"restore onto a new server: full rebuild in {recovered_seconds:.2f}s; aggregate runs: {ticks}")

@@ -16,6 +16,7 @@ import discord
 import pytest
 from discord.state import ConnectionState
 
+from pwr_platform.ingest.bot.channels import ChannelListener
 from pwr_platform.ingest.bot.clock import GuardedClock
 from pwr_platform.ingest.bot.config import CollectorConfig
 from pwr_platform.ingest.bot.heartbeat import Heartbeat
@@ -23,7 +24,13 @@ from pwr_platform.ingest.bot.members import MemberListener
 from pwr_platform.ingest.bot.scheduled_events import ScheduledEventListener, classify_event_type
 from pwr_platform.ingest.bot.startup_sync import reconciliation
 from pwr_platform.ingest.bot.voice import VoiceListener
-from pwr_platform.ingest.records import HeartbeatRecord, MemberRecord, ScheduledEventRecord, VoiceRecord
+from pwr_platform.ingest.records import (
+    ChannelRecord,
+    HeartbeatRecord,
+    MemberRecord,
+    ScheduledEventRecord,
+    VoiceRecord,
+)
 from pwr_platform_tests import discord_gateway as gateway_payloads
 from pwr_platform_tests.discord_gateway import member, user
 
@@ -264,6 +271,18 @@ def test_reconnect_snapshot_joins_everyone_in_voice(gateway: Gateway) -> None:
     [event] = [r for r in records if isinstance(r, ScheduledEventRecord)]
     assert (event.event_id, event.status, payload(event)["trigger"]) == (7001, "scheduled", "sync")
     assert not [r for r in records if isinstance(r, MemberRecord)]  # no members intent
+    # every voice and stage channel's name, occupied or not (a rename missed while away)
+    names = {
+        r.channel_id: (r.event_type, r.channel_name, r.event_ts)
+        for r in records
+        if isinstance(r, ChannelRecord)
+    }
+    assert names == {
+        GENERAL: ("snapshot", "General", NOW),
+        SQUAD: ("snapshot", "Squad", NOW),
+        AFK: ("snapshot", "AFK", NOW),
+        STAGE: ("snapshot", "Stage", NOW),
+    }
 
 
 def test_reconnect_snapshot_with_members_intent() -> None:
@@ -365,3 +384,47 @@ def test_clock_a_backwards_ntp_step_never_makes_events_go_backwards(gateway: Gat
     assert leave.event_ts - move.event_ts == timedelta(seconds=30)
     clocks.wall -= timedelta(milliseconds=300)  # NTP slewing a little behind: still never earlier
     assert clock() >= leave.event_ts
+
+
+def channel_payload(cid: int, ctype: int, name: str, position: int = 0) -> dict:
+    return gateway_payloads.channel(GUILD, cid, ctype, name, position)
+
+
+def test_channel_created_and_renamed_are_recorded_other_changes_and_text_channels_not(
+    gateway: Gateway,
+) -> None:
+    sink = ListSink()
+    listener = ChannelListener(config(), sink)
+    name, args = gateway.feed("CHANNEL_UPDATE", channel_payload(SQUAD, 2, "Raid night", position=1))
+    assert name == "guild_channel_update"
+    asyncio.run(listener.on_guild_channel_update(*args))
+    name, args = gateway.feed("CHANNEL_UPDATE", channel_payload(SQUAD, 2, "Raid night", position=3))
+    asyncio.run(listener.on_guild_channel_update(*args))  # moved in the list: not a rename
+    name, args = gateway.feed("CHANNEL_CREATE", channel_payload(105, 13, "Town hall"))
+    assert name == "guild_channel_create"
+    asyncio.run(listener.on_guild_channel_create(*args))
+    name, args = gateway.feed("CHANNEL_CREATE", channel_payload(106, 0, "chat"))  # a text channel
+    asyncio.run(listener.on_guild_channel_create(*args))
+    name, args = gateway.feed("CHANNEL_UPDATE", channel_payload(106, 0, "banter"))
+    asyncio.run(listener.on_guild_channel_update(*args))
+    assert [(r.event_type, r.channel_id, r.channel_name, r.event_ts) for r in sink.records] == [
+        ("update", SQUAD, "Raid night", NOW),
+        ("create", 105, "Town hall", NOW),
+    ]
+    assert json.loads(sink.records[0].payload) == {
+        "id": str(SQUAD),
+        "name": "Raid night",
+        "type": "voice",
+        "source": "bot",
+    }
+    # the spool keeps it as it is
+    assert ChannelRecord.from_spool(json.loads(json.dumps(sink.records[1].to_spool()))) == sink.records[1]
+
+
+def test_channel_events_of_another_guild_are_ignored() -> None:
+    other = Gateway()
+    sink = ListSink()
+    listener = ChannelListener(CollectorConfig(guild_id=GUILD + 1, clock=lambda: NOW), sink)
+    _, args = other.feed("CHANNEL_UPDATE", channel_payload(GENERAL, 2, "Elsewhere"))
+    asyncio.run(listener.on_guild_channel_update(*args))
+    assert sink.records == []

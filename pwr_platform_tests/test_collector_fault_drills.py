@@ -24,13 +24,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pwr_platform.ingest.records import MemberRecord, ScheduledEventRecord
+from pwr_platform.ingest.records import ChannelRecord, MemberRecord, ScheduledEventRecord
 from pwr_platform.ingest.spool import Spool, read_line
 from pwr_platform.ingest.writer import SessionLimits, Writer
 from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
 from pwr_platform.warehouse.connection import with_database
 from pwr_platform_tests.conftest import REPO_ROOT
-from pwr_platform_tests.discord_gateway import LocalDiscord, guild, local_discord, member
+from pwr_platform_tests.discord_gateway import LocalDiscord, channel, guild, local_discord, member
 from pwr_platform_tests.test_writer import GUILD, free_port, own_server, voice  # noqa: F401 - fixture
 
 GENERAL, SQUAD = 101, 102
@@ -482,7 +482,7 @@ def test_garbage_line_in_the_middle_of_a_segment_is_quarantined_and_the_rest_rep
 # -- promise 9 (writer half): every refused record is quarantined, not dropped -----------------------
 
 
-def test_member_and_scheduled_event_records_refused_by_postgres_are_quarantined_not_dropped(
+def test_member_scheduled_event_and_channel_records_refused_by_postgres_are_quarantined_not_dropped(
     warehouse_url: str,
 ) -> None:
     now = datetime(2026, 11, 1, 19, 0, tzinfo=UTC)
@@ -493,9 +493,11 @@ def test_member_and_scheduled_event_records_refused_by_postgres_are_quarantined_
         GUILD, 7001, now, "archived", "Scrim", now + timedelta(hours=1), payload='{"id": "7001"}'
     )
     event = ScheduledEventRecord(GUILD, 7002, now, "scheduled", "Inhouse", now, payload='{"id": "7002"}')
+    nul_channel = ChannelRecord(GUILD, GENERAL, "update", now, "Raid\x00night", '{"id": "101"}')
+    channel = ChannelRecord(GUILD, SQUAD, "update", now, "Squad 2", '{"id": "102"}')
     writer = Writer(warehouse_url)
-    writer.write_batch([good, banned, nul_name, archived, event, voice(1)])
-    assert writer.stats.refused_by_db == 3
+    writer.write_batch([good, banned, nul_name, archived, event, nul_channel, channel, voice(1)])
+    assert writer.stats.refused_by_db == 4
     with psycopg.connect(warehouse_url) as conn:
         assert [r[0] for r in conn.execute("SELECT discord_user_id FROM pwr_raw.discord_member_events")] == [
             1
@@ -503,16 +505,86 @@ def test_member_and_scheduled_event_records_refused_by_postgres_are_quarantined_
         assert [
             r[0] for r in conn.execute("SELECT discord_event_id FROM pwr_raw.discord_scheduled_events")
         ] == [7002]
+        assert conn.execute(
+            "SELECT discord_channel_id, channel_name FROM pwr_raw.discord_channel_events"
+        ).fetchall() == [(SQUAD, "Squad 2")]
         quarantined = conn.execute(
             "SELECT source, source_ref, raw_text, reason FROM pwr_raw.rejected_voice_events ORDER BY source_ref, id"
         ).fetchall()
     assert [(q[0], q[1]) for q in quarantined] == [
+        ("writer", "channel"),
         ("writer", "member"),
         ("writer", "member"),
         ("writer", "scheduled_event"),
     ]
     kept = [json.loads(q[2]) for q in quarantined]
-    assert [k[:2] for k in kept] == [["member", GUILD], ["member", GUILD], ["scheduled_event", GUILD]]
-    assert "ban" in quarantined[0][2] and "check constraint" in quarantined[0][3]
-    assert kept[1][5] == "c\x00d"  # the record kept whole, its NUL escaped in the JSON text
-    assert "archived" in quarantined[2][2] and "refused by PostgreSQL" in quarantined[2][3]
+    assert [k[:2] for k in kept] == [
+        ["channel", GUILD],
+        ["member", GUILD],
+        ["member", GUILD],
+        ["scheduled_event", GUILD],
+    ]
+    assert kept[0][5] == "Raid\x00night" and "channel record" in quarantined[0][3]
+    assert "ban" in quarantined[1][2] and "check constraint" in quarantined[1][3]
+    assert kept[2][5] == "c\x00d"  # the record kept whole, its NUL escaped in the JSON text
+    assert "archived" in quarantined[3][2] and "refused by PostgreSQL" in quarantined[3][3]
+
+
+def test_a_channel_renamed_while_postgres_is_down_is_spooled_replayed_and_names_the_channel(
+    own_server: EmbeddedPostgres,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    """The real bot records every voice channel's name at ready (written at once), then a rename
+    of General while nobody is in voice and PostgreSQL is stopped: SIGTERM spools it, the replay
+    writes it once, and the channel names take it with no voice event in the channel."""
+    from pwr_platform.transforms.voice_channels import refresh_voice_channels
+
+    url = own_server.url("postgres")
+    spool_root = tmp_path / "home" / "spool"
+    channel_rows = (
+        "SELECT discord_channel_id, event_type, channel_name FROM pwr_raw.discord_channel_events ORDER BY id"
+    )
+    with local_discord(quiet_guild()) as discord:
+        bot = BotProcess(discord, tmp_path / "home", url, PWR_BOT_STOP_DRAIN_SECONDS="2")
+        try:
+            bot.start()
+            discord.wait_connected()
+            bot.wait_ready()
+
+            def snapshot_written() -> bool:
+                with psycopg.connect(url) as conn:
+                    return len(conn.execute(channel_rows).fetchall()) == 2
+
+            wait_for(snapshot_written, 30, "the ready snapshot of the channels")
+            own_server.stop()
+            discord.wait_processed(
+                discord.dispatch("CHANNEL_UPDATE", channel(GUILD, GENERAL, 2, "Raid night"))
+            )
+            code = bot.signal(signal.SIGTERM)
+        finally:
+            bot.kill()
+    assert code == 0, bot.log()
+    spooled = [
+        read_line(line, str(segment))
+        for segment in sorted(spool_root.glob("*/*.jsonl"))
+        for line in segment.read_bytes().splitlines(keepends=True)
+    ]
+    assert [(r.KIND, r.channel_id, r.channel_name) for r in spooled if r.KIND == "channel"] == [
+        ("channel", GENERAL, "Raid night")
+    ]
+
+    own_server.start()
+    replay_spool(spool_root, url)
+    replay_spool(spool_root, url)  # nothing left to replay: still once
+    with psycopg.connect(url) as conn:
+        assert conn.execute(channel_rows).fetchall() == [
+            (GENERAL, "snapshot", "General"),
+            (SQUAD, "snapshot", "Squad"),
+            (GENERAL, "update", "Raid night"),
+        ]
+        conn.commit()
+        refresh_voice_channels(conn)
+        names = conn.execute(
+            "SELECT discord_channel_id, channel_label FROM pwr_core.voice_channels ORDER BY 1"
+        ).fetchall()
+    assert names == [(GENERAL, "#Raid night"), (SQUAD, "#Squad")]

@@ -32,6 +32,29 @@ def test_requests_a_run_only_for_new_raw_data(tick, warehouse_conn, warehouse_ur
     assert isinstance(tick(), SkipReason)
 
 
+def test_a_channel_record_alone_requests_a_run_until_the_channel_names_read_it(
+    tick, warehouse_conn, warehouse_url
+):
+    """A channel renamed while nobody is in voice: no voice event arrives, but the record must still
+    reach pwr_core.voice_channels (which the live run refreshes)."""
+    import psycopg
+
+    from pwr_platform.transforms.voice_channels import refresh_voice_channels
+    from pwr_platform_tests.voice_data import GUILD
+
+    warehouse_conn.execute(
+        "INSERT INTO pwr_raw.discord_channel_events"
+        " (discord_guild_id, discord_channel_id, event_type, event_ts, channel_name)"
+        " VALUES (%s, 12, 'update', %s, 'Raid night')",
+        (GUILD, at(0)),
+    )
+    request = tick()
+    assert isinstance(request, RunRequest) and request.tags["pwr/trigger"] == "channel_records"
+    with psycopg.connect(warehouse_url) as conn:
+        assert refresh_voice_channels(conn).channels_total == 1
+    assert isinstance(tick(), SkipReason)
+
+
 def test_heartbeats_trigger_only_when_they_can_move_a_gap(tick, warehouse_conn, warehouse_url):
     insert_heartbeats(warehouse_conn, [at(0), at(1)])
     insert_voice(warehouse_conn, [Voice(1, "join", at(0), 10)])

@@ -26,6 +26,7 @@ from pwr_platform.ingest.long_lines import LongStringGuard
 from pwr_platform.ingest.records import (
     KEPT_BYTES,
     MAX_LINE_BYTES,
+    ChannelRecord,
     HeartbeatRecord,
     Horizon,
     InvalidRecord,
@@ -130,6 +131,10 @@ def _records_at(ts: datetime) -> dict[str, object]:
         "scheduled event end": lambda: ScheduledEventRecord(GUILD, 9, ok, "scheduled", "x", ok, ts),
         "heartbeat": lambda: HeartbeatRecord(GUILD, "run-1", ts),
         "heartbeat (spool replay)": lambda: HeartbeatRecord.from_spool([GUILD, "run-1", ts.isoformat()]),
+        "channel": lambda: ChannelRecord(GUILD, 8, "update", ts, "General"),
+        "channel (spool replay)": lambda: ChannelRecord.from_spool(
+            [GUILD, 8, "update", ts.isoformat(), "General", "{}"]
+        ),
     }
 
 
@@ -138,6 +143,11 @@ def test_record_before_2015_is_refused_on_every_record_path(path: str) -> None:
     with pytest.raises(InvalidRecord, match=r"before Discord existed|impossible time"):
         _records_at(BEFORE_DISCORD)[path]()
     _records_at(datetime(2015, 5, 13, tzinfo=UTC))[path]()  # Discord's launch day is fine
+
+
+def test_a_channel_record_of_an_unknown_kind_is_refused_where_it_is_built() -> None:
+    with pytest.raises(InvalidRecord, match=r"channel record: event_type 'delete' is not one of"):
+        ChannelRecord(GUILD, 8, "delete", datetime(2026, 11, 1, tzinfo=UTC), "General")
 
 
 def test_record_before_2015_is_refused_by_pwr_ingest_simulate_and_events(pwr, warehouse_url, tmp_path):

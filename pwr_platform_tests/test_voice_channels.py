@@ -33,6 +33,17 @@ def run(url: str, *, full: bool = False):
         return refresh_voice_channels(conn, full=full)
 
 
+def insert_channel_records(conn, records: list[tuple[int, str, object, str]]) -> None:
+    """Channel records as the collector writes them: (channel, event_type, event_ts, name)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO pwr_raw.discord_channel_events"
+            " (discord_guild_id, discord_channel_id, event_type, event_ts, channel_name, raw_payload)"
+            " VALUES (%s, %s, %s, %s, %s, '{}') ON CONFLICT DO NOTHING",
+            [(GUILD, channel, kind, ts, name) for channel, kind, ts, name in records],
+        )
+
+
 def channels(conn) -> dict[int, tuple[str, str]]:
     rows = conn.execute(
         "SELECT discord_channel_id, channel_name, channel_label FROM pwr_core.voice_channels"
@@ -70,6 +81,44 @@ def test_newest_name_by_event_time_from_joins_leaves_and_both_ends_of_a_move(war
 
     incremental = channels(warehouse_conn)
     assert run(warehouse_url, full=True).mode == "full"
+    assert channels(warehouse_conn) == incremental
+
+
+def test_a_channel_renamed_while_nobody_is_in_it_takes_its_new_name_from_the_channel_record(
+    warehouse_conn, warehouse_url
+):
+    """The collector records every voice channel at connect and each rename: the name changes at
+    the next run, with no voice event in the channel; a record older than a voice event's name
+    does not take it back (newest by event time, from both sources)."""
+    insert_voice(warehouse_conn, [Voice(1, "join", at(0), 10, channel_name="General")])
+    insert_channel_records(
+        warehouse_conn, [(10, "snapshot", at(0), "General"), (12, "snapshot", at(0), "Quiet")]
+    )
+    assert run(warehouse_url).channels_total == 2  # Quiet: named although nobody ever joined it
+    assert channels(warehouse_conn) == {10: ("General", "#General"), 12: ("Quiet", "#Quiet")}
+
+    insert_channel_records(warehouse_conn, [(12, "update", at(30), "Raid night")])
+    result = run(warehouse_url)
+    assert (result.mode, result.names_written) == ("incremental", 1)
+    assert channels(warehouse_conn)[12] == ("Raid night", "#Raid night")
+
+    # a voice event at 40 names channel 10 "Lobby"; a rename record stamped earlier (a slow spool
+    # replay) is older, so it does not win; a later one does
+    insert_voice(warehouse_conn, [Voice(2, "join", at(40), 10, channel_name="Lobby")])
+    insert_channel_records(warehouse_conn, [(10, "update", at(35), "Old lobby")])
+    run(warehouse_url)
+    assert channels(warehouse_conn)[10] == ("Lobby", "#Lobby")
+    insert_channel_records(
+        warehouse_conn, [(10, "update", at(50), "Raid night"), (11, "create", at(50), "New")]
+    )
+    run(warehouse_url)
+    incremental = channels(warehouse_conn)
+    assert incremental == {
+        10: ("Raid night", "#Raid night (10)"),  # two channels share the name: both labelled with ids
+        11: ("New", "#New"),
+        12: ("Raid night", "#Raid night (12)"),
+    }
+    run(warehouse_url, full=True)
     assert channels(warehouse_conn) == incremental
 
 
@@ -185,17 +234,27 @@ named_events = st.builds(
 )
 
 
-def model(events: list[Voice]) -> dict[int, tuple[str, str]]:
+channel_records = st.tuples(
+    st.sampled_from([10, 11, 12, 14]),
+    st.sampled_from(["snapshot", "create", "update"]),
+    st.integers(0, 120).map(lambda m: T0 + timedelta(minutes=m)),
+    st.sampled_from(NAMES),
+)
+
+
+def model(events: list[Voice], records: list[tuple] = ()) -> dict[int, tuple[str, str]]:
     """ARCHITECTURE-free restatement: per channel the (event time, name) maximum over named
-    observations, then '#name', with the id when another channel has the same name."""
+    observations (voice payloads and channel records alike), then '#name', with the id when
+    another channel has the same name."""
     newest: dict[int, tuple] = {}
+    observations = [(channel, ts, name) for channel, _, ts, name in records]
     for e in events:
-        observed = [(e.channel, e.channel_name)]
+        observations.append((e.channel, e.ts, e.channel_name))
         if e.event_type == "move":
-            observed.append((e.from_channel, e.from_channel_name))
-        for channel, name in observed:
-            if name:
-                newest[channel] = max(newest.get(channel, (e.ts, name)), (e.ts, name))
+            observations.append((e.from_channel, e.ts, e.from_channel_name))
+    for channel, ts, name in observations:
+        if name:
+            newest[channel] = max(newest.get(channel, (ts, name)), (ts, name))
     counts: dict[str, int] = {}
     for _, name in newest.values():
         counts[name] = counts.get(name, 0) + 1
@@ -211,16 +270,24 @@ def conn(warehouse_url: str):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(events=st.lists(named_events, max_size=25), data=st.data())
+@given(
+    events=st.lists(st.one_of(named_events, channel_records), max_size=25),
+    data=st.data(),
+)
 def test_incremental_in_any_chunking_and_order_equals_a_rebuild_and_the_model(
     conn, warehouse_url, events, data
 ):
-    conn.execute("TRUNCATE pwr_raw.discord_voice_events, pwr_core.voice_channels")
+    """Voice events and channel records, arriving in any order and split into any runs."""
+    conn.execute(
+        "TRUNCATE pwr_raw.discord_voice_events, pwr_raw.discord_channel_events, pwr_core.voice_channels"
+    )
     conn.execute("DELETE FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_channels'")
     arrival = data.draw(st.permutations(events), label="arrival order")
     cuts = sorted(data.draw(st.sets(st.integers(0, len(arrival)), max_size=4), label="runs after"))
     for start, end in zip([0, *cuts], [*cuts, len(arrival)], strict=True):
-        insert_voice(conn, arrival[start:end])
+        chunk = arrival[start:end]
+        insert_voice(conn, [e for e in chunk if isinstance(e, Voice)])
+        insert_channel_records(conn, [e for e in chunk if not isinstance(e, Voice)])
         run(warehouse_url)
     incremental = channels(conn)
 
@@ -239,7 +306,10 @@ def test_incremental_in_any_chunking_and_order_equals_a_rebuild_and_the_model(
                 from_channel_name=p.get("from_channel_name"),
             )
             for u, t, ts, c, p in stored
-        ]
+        ],
+        conn.execute(
+            "SELECT discord_channel_id, event_type, event_ts, channel_name FROM pwr_raw.discord_channel_events"
+        ).fetchall(),
     )
     assert incremental == expected
     run(warehouse_url, full=True)

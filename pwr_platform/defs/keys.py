@@ -9,15 +9,7 @@ def _tables(schema: str, *names: str) -> tuple[AssetKey, ...]:
     return tuple(AssetKey([schema, name]) for name in names)
 
 
-(
-    VOICE_EVENTS,
-    MEMBER_EVENTS,
-    SCHEDULED_EVENTS,
-    HEARTBEATS,
-    MANUAL_EVENTS,
-    EVENT_COMPLETIONS,
-    EVENT_COMMANDS,
-) = _tables(
+VOICE_EVENTS, *_raw_records = _tables(
     "pwr_raw",
     "discord_voice_events",
     "discord_member_events",
@@ -26,9 +18,19 @@ def _tables(schema: str, *names: str) -> tuple[AssetKey, ...]:
     "manual_events",
     "event_completions",
     "discord_event_commands",
+    "discord_channel_events",
 )
 # The raw records besides the voice stream, observed together (one step, one query).
-RAW_RECORDS = (MEMBER_EVENTS, SCHEDULED_EVENTS, HEARTBEATS, MANUAL_EVENTS, EVENT_COMPLETIONS, EVENT_COMMANDS)
+RAW_RECORDS = tuple(_raw_records)
+(
+    MEMBER_EVENTS,
+    SCHEDULED_EVENTS,
+    HEARTBEATS,
+    MANUAL_EVENTS,
+    EVENT_COMPLETIONS,
+    EVENT_COMMANDS,
+    CHANNEL_EVENTS,
+) = RAW_RECORDS
 
 MEMBERS, VOICE_SESSIONS, EVENTS, EVENT_ATTENDANCE, VOICE_CHANNELS = _tables(
     "pwr_core", "members", "voice_sessions", "events", "event_attendance", "voice_channels"

@@ -39,8 +39,8 @@ CORE_REFRESH_INTERVAL_SECONDS = 120
     minimum_interval_seconds=CORE_REFRESH_INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
-        "Every 2 minutes: when raw voice events, gap-relevant heartbeats, member records or scheduled-"
-        "event records arrived since the last core refresh, one run of members → voice_sessions → "
+        "Every 2 minutes: when raw voice events, gap-relevant heartbeats, member records, scheduled-"
+        "event records or channel records arrived since the last core refresh, one run of members → voice_sessions → "
         "events → today's member_voice_daily and voice_heatmap → member_trend (live_refresh_job; "
         "unless a refresh is still running; its successor catches up on everything)."
     ),
@@ -57,7 +57,9 @@ def core_refresh_sensor(context: SensorEvaluationContext, warehouse: WarehouseRe
         ).fetchone()
     pending = [
         name
-        for name, flag in zip(("voice", "heartbeats", "member_records", "scheduled_events"), row, strict=True)
+        for name, flag in zip(
+            ("voice", "heartbeats", "member_records", "scheduled_events", "channel_records"), row, strict=True
+        )
         if flag
     ]
     if not pending:

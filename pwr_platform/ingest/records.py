@@ -313,8 +313,61 @@ class EventCommandRecord:
         return cls(v[0], v[1], v[2], v[3], datetime.fromisoformat(v[4]), v[5], v[6], v[7], tuple(v[8]), v[9])
 
 
+CHANNEL_EVENT_TYPES = frozenset({"snapshot", "create", "update"})
+
+
+@dataclass(slots=True)
+class ChannelRecord:
+    """A voice or stage channel's name, seen at a sync, a creation or a rename → ``discord_channel_events``."""
+
+    KIND: ClassVar[str] = "channel"
+    guild_id: int
+    channel_id: int
+    event_type: str
+    event_ts: datetime
+    channel_name: str
+    payload: str = "{}"
+
+    def __post_init__(self) -> None:
+        check_not_before_discord(self.KIND, "event_ts", self.event_ts)
+        if self.event_type not in CHANNEL_EVENT_TYPES:
+            raise InvalidRecord(
+                f"channel record: event_type {self.event_type!r} is not one of {sorted(CHANNEL_EVENT_TYPES)}"
+            )
+
+    def row(self) -> tuple:
+        return (
+            self.guild_id,
+            self.channel_id,
+            self.event_type,
+            self.event_ts,
+            self.channel_name,
+            self.payload,
+        )
+
+    def to_spool(self) -> list:
+        return [
+            self.guild_id,
+            self.channel_id,
+            self.event_type,
+            self.event_ts.isoformat(),
+            self.channel_name,
+            self.payload,
+        ]
+
+    @classmethod
+    def from_spool(cls, v: list) -> ChannelRecord:
+        return cls(v[0], v[1], v[2], datetime.fromisoformat(v[3]), v[4], v[5])
+
+
 Record = (
-    VoiceRecord | RejectedRecord | HeartbeatRecord | MemberRecord | ScheduledEventRecord | EventCommandRecord
+    VoiceRecord
+    | RejectedRecord
+    | HeartbeatRecord
+    | MemberRecord
+    | ScheduledEventRecord
+    | EventCommandRecord
+    | ChannelRecord
 )
 RECORD_TYPES: dict[str, type] = {
     t.KIND: t
@@ -325,6 +378,7 @@ RECORD_TYPES: dict[str, type] = {
         MemberRecord,
         ScheduledEventRecord,
         EventCommandRecord,
+        ChannelRecord,
     )
 }
 

@@ -167,6 +167,19 @@ TABLES: dict[str, TableSpec] = {
             ),
         ),
         TableSpec(
+            "channel",
+            "pwr_raw.discord_channel_events",
+            (
+                "discord_guild_id",
+                "discord_channel_id",
+                "event_type",
+                "event_ts",
+                "channel_name",
+                "raw_payload",
+            ),
+            ("bigint", "bigint", "text", "timestamptz", "text", "jsonb"),
+        ),
+        TableSpec(
             "event_command",
             "pwr_raw.discord_event_commands",
             (

@@ -4,12 +4,15 @@
 -- ARCHITECTURE.md rule 5: the sessionizer runs when raw data arrived that its last run (and the
 -- members run) could not see: voice events; heartbeats only where they can move a collector gap
 -- (no heartbeat within the gap threshold before or after them, i.e. a gap opens, closes or a
--- late heartbeat falls into one); member records, scheduled-event records and /event commands.
+-- late heartbeat falls into one); member records, scheduled-event records and /event commands;
+-- channel records (a channel created or renamed) the channel names have not read.
 WITH wm AS (
     SELECT coalesce((SELECT read_snapshot FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_sessions'),
                     '1:1:'::pg_snapshot) AS sessions,
            coalesce((SELECT read_snapshot FROM pwr_core.transform_watermarks WHERE transform_name = 'members'),
-                    '1:1:'::pg_snapshot) AS members
+                    '1:1:'::pg_snapshot) AS members,
+           coalesce((SELECT read_snapshot FROM pwr_core.transform_watermarks WHERE transform_name = 'voice_channels'),
+                    '1:1:'::pg_snapshot) AS channels
 )
 SELECT
     EXISTS (SELECT 1 FROM wm, pwr_raw.discord_voice_events_since(wm.sessions)) AS voice,
@@ -27,7 +30,8 @@ SELECT
            ) AS heartbeats,
     EXISTS (SELECT 1 FROM wm, pwr_raw.discord_member_events_since(wm.members)) AS member_records,
     EXISTS (SELECT 1 FROM wm, pwr_raw.discord_scheduled_events_since(wm.members))
-        OR EXISTS (SELECT 1 FROM wm, pwr_raw.discord_event_commands_since(wm.members)) AS scheduled_events;
+        OR EXISTS (SELECT 1 FROM wm, pwr_raw.discord_event_commands_since(wm.members)) AS scheduled_events,
+    EXISTS (SELECT 1 FROM wm, pwr_raw.discord_channel_events_since(wm.channels)) AS channel_records;
 
 -- name: attendance_changes
 -- One statement, so the snapshot it returns is exactly the one its rows were read with: the

@@ -8,8 +8,13 @@
 -- rows committed since the previous run (pwr_raw.discord_voice_events_since) into the stored
 -- rows gives what reading them all at once gives: Python (pwr_platform/transforms/voice_channels.py)
 -- passes the previous run's snapshot, or the empty snapshot (every row is new) for a rebuild.
--- Voice events without a channel name (older collectors, a log mapping without channel_name) leave
--- a channel unnamed: it has no row, and readers show #<id>.
+-- The collector also records each voice and stage channel's name on its own
+-- (pwr_raw.discord_channel_events: a snapshot of every channel at each connect, and each creation
+-- and rename), so a channel renamed while nobody is in it takes its new name at the next run, not
+-- at its next voice event; those rows are observations like the payloads' names, folded the same
+-- way (pwr_raw.discord_channel_events_since).
+-- A channel never named by either (older collectors, a log mapping without channel_name) has no
+-- row, and readers show #<id>.
 
 -- name: clear
 DELETE FROM pwr_core.voice_channels;
@@ -26,6 +31,9 @@ WITH new_rows AS (
            raw_payload ->> 'from_channel_name', event_ts
     FROM new_rows
     WHERE event_type = 'move'
+    UNION ALL
+    SELECT discord_guild_id, discord_channel_id, channel_name, event_ts
+    FROM pwr_raw.discord_channel_events_since(%(prev)s::pg_snapshot)
 ), newest AS (
     SELECT DISTINCT ON (discord_channel_id) discord_channel_id, discord_guild_id, channel_name, event_ts
     FROM observed

@@ -1,7 +1,8 @@
-"""``pwr_core.voice_channels``: each voice channel's newest name, from the collector's payloads.
+"""``pwr_core.voice_channels``: each voice channel's newest name, from the collector's payloads
+and its channel records (each connect, creation and rename).
 
-Incremental like the members transform: the raw voice rows committed since the previous run's
-snapshot are folded into the stored names (``sql/voice_channels.sql``). A channel's name is the
+Incremental like the members transform: the raw voice rows and channel records committed since
+the previous run's snapshot are folded into the stored names (``sql/voice_channels.sql``). A channel's name is the
 newest observation by event time, a maximum, so any split of the raw rows into runs gives the
 table one rebuild gives. The first run, a watermark from another cluster, or ``full=True``
 rebuilds from every raw row.
@@ -35,7 +36,7 @@ class VoiceChannelsResult:
 
 
 def refresh_voice_channels(conn: psycopg.Connection, *, full: bool = False, log=None) -> VoiceChannelsResult:
-    """Fold the raw voice rows committed since the last run into the channel names."""
+    """Fold the raw voice rows and channel records committed since the last run into the channel names."""
     return watermark.with_serialization_retries(lambda: _run_once(conn, full=full, log=log), log)
 
 

@@ -1,6 +1,6 @@
 """The other raw tables the core SQL reads, observed (not materialized) by Dagster.
 
-Member records, scheduled-event records, heartbeats and /event commands come from the collector bot; manual events
+Member records, scheduled-event records, heartbeats, /event commands and channel records come from the collector bot; manual events
 and completions from `pwr events import` / `pwr events complete`. Each is an observable source so
 the graph shows where pwr_core comes from (raw → core → aggregates → dashboards), and each is
 observed in the core refresh run (one step and one query for all of them): every raw table has an
@@ -11,6 +11,7 @@ so it is the data version; the row count is the planner's estimate (an exact cou
 from dagster import AssetSpec, DataVersion, ObserveResult, multi_observable_source_asset
 
 from pwr_platform.defs.keys import (
+    CHANNEL_EVENTS,
     EVENT_COMMANDS,
     EVENT_COMPLETIONS,
     HEARTBEATS,
@@ -28,6 +29,7 @@ DESCRIPTIONS = {
     MANUAL_EVENTS: "Events run without Discord's scheduled-event feature, as last imported by `pwr events import`.",
     EVENT_COMPLETIONS: "Actual ends stamped by hand (`pwr events complete`); they win over the source's own end.",
     EVENT_COMMANDS: "/event start and /event end as run by organizers in Discord (one row per interaction).",
+    CHANNEL_EVENTS: "Voice and stage channel names: at each collector connect, and when a channel is created or renamed.",
 }
 
 

@@ -19,6 +19,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from pwr_platform.ingest.bot.channels import ChannelListener
 from pwr_platform.ingest.bot.commands import CommandContext, register_commands
 from pwr_platform.ingest.bot.config import CollectorConfig
 from pwr_platform.ingest.bot.heartbeat import Heartbeat
@@ -102,6 +103,7 @@ class Collector(commands.Bot):
         await self.add_cog(VoiceListener(self.config, self.sink))
         await self.add_cog(ScheduledEventListener(self.config, self.sink))
         await self.add_cog(MemberListener(self.config, self.sink))
+        await self.add_cog(ChannelListener(self.config, self.sink))
         await self.add_cog(StartupSync(self, self.config, self.sink))
         await self.add_cog(Heartbeat(self.config, self.sink))
 

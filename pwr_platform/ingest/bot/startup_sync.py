@@ -10,6 +10,8 @@ records, observed at that moment:
 - the current state of every scheduled event (a transition missed while away shows up here),
   with its interested count fetched over REST once the rest is recorded;
 - with the members intent, a ``snapshot`` member record for every member (names, joined_at);
+- a ``snapshot`` channel record of every voice and stage channel (a rename missed while away
+  shows up here);
 - a heartbeat, so the collector's uptime starts exactly here.
 """
 
@@ -21,6 +23,7 @@ from datetime import datetime
 import discord
 from discord.ext import commands
 
+from pwr_platform.ingest.bot.channels import channel_snapshot
 from pwr_platform.ingest.bot.config import CollectorConfig, RecordSink
 from pwr_platform.ingest.bot.members import member_record
 from pwr_platform.ingest.bot.scheduled_events import (
@@ -65,6 +68,7 @@ def reconciliation(guild: discord.Guild, config: CollectorConfig) -> list[Record
     now = config.clock()
     records: list[Record] = [HeartbeatRecord(guild.id, config.run_id, now)]
     records += voice_snapshot(guild, now=now, include_bots=config.include_bots)
+    records += channel_snapshot(guild, now=now)
     records += [scheduled_event_record(e, now=now, trigger="sync") for e in guild.scheduled_events]
     if config.members_intent:
         records += [
