@@ -15,10 +15,18 @@ command needs no list of assets and covers whatever the code location holds:
 Runs execute in this process on the platform's Dagster instance (``DAGSTER_HOME`` from
 ``dagster_env``), so they are recorded there and appear in the Dagster UI like any other run.
 The command stops at the first failed run (later assets would read incomplete inputs).
+
+Ctrl-C or SIGTERM stops it too, as an operator expects of a long backfill: the running run is
+interrupted (Dagster marks it failed; its uncommitted work rolls back and its statement is
+cancelled, see ``WarehouseResource.connect``), one line says so, and the command exits 130.
+Finished runs are kept. The interrupt's stack trace stays in the run's log in the Dagster UI.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +40,22 @@ import psycopg
 from pwr_platform.cli.progress import Bar, attached, progress_bar
 
 if TYPE_CHECKING:  # dagster is imported when the command runs, so `pwr --help` stays fast
-    from dagster import AssetKey, DagsterInstance, Definitions, TimeWindowPartitionsDefinition
+    from dagster import (
+        AssetKey,
+        DagsterEvent,
+        DagsterInstance,
+        Definitions,
+        ExecuteInProcessResult,
+        LoggerDefinition,
+        TimeWindowPartitionsDefinition,
+    )
+
+INTERRUPTED_EXIT = 130
+"""Exit status after Ctrl-C / SIGTERM (128 + SIGINT, as shells report an interrupted command)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped ``pwr materialize``; the line saying so is already printed."""
 
 
 # Where the warehouse's data lies in time: raw voice events, sessions, events (tables that are
@@ -147,6 +170,95 @@ def resolve_window(
     return start, end
 
 
+INTERRUPT_ERRORS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
+
+
+def _is_interrupt_failure(event: DagsterEvent) -> bool:
+    """A step's or a run's failure event that an interrupt caused (inside a step, or in Dagster's
+    own work around the steps), not an error."""
+    if event.event_type_value == "STEP_FAILURE":
+        return event.step_failure_data.error_source.value == "INTERRUPT"
+    if event.event_type_value == "PIPELINE_FAILURE":  # the run's failure event
+        error = event.job_failure_data.error
+        return error is not None and error.cls_name in INTERRUPT_ERRORS
+    return False
+
+
+def interrupted(result: ExecuteInProcessResult) -> bool:
+    """Whether a failed run failed because it was interrupted (Ctrl-C, SIGTERM), not by an error."""
+    return any(_is_interrupt_failure(event) for event in result.all_events)
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    """Leave out the failure events an interrupt causes: their stack trace says only where the
+    interrupt landed, and the command prints one line for it instead."""
+    event = getattr(record, "dagster_meta", {}).get("dagster_event")
+    return event is None or not _is_interrupt_failure(event)
+
+
+class StopSignals:
+    """Ctrl-C and SIGTERM while the runs go: they ask the command to stop, and it stops at the
+    next run boundary or, inside a run, at once through Dagster's own interrupt.
+
+    Outside runs the handlers only record the signal: a KeyboardInterrupt raised anywhere could
+    land in a garbage-collector callback and be lost with a stack trace. During a run Dagster
+    installs its own SIGINT handler (and maps SIGTERM to it); a signal that lands in its
+    bookkeeping around the steps is kept for later and forgotten when the run ends. Python's
+    wakeup fd is written by the C-level handler for every such signal, whichever Python handler
+    runs, so reading it before each run sees them all."""
+
+    def __enter__(self) -> StopSignals:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._previous_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._previous = {n: signal.signal(n, _recorded) for n in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def received(self) -> bool:
+        try:
+            numbers = os.read(self._read, 512)
+        except BlockingIOError:
+            return False
+        return any(n in (signal.SIGINT, signal.SIGTERM) for n in numbers)
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        os.close(self._read)
+        os.close(self._write)
+
+
+def _recorded(signum: int, frame: object) -> None:
+    """The handler of :class:`StopSignals`: the wakeup fd has recorded the signal already."""
+
+
+def terminal_logger() -> LoggerDefinition:
+    """Dagster's own console logger (same config, so ``QUIET_CONSOLE`` applies), less the failure
+    events of an interrupt."""
+    from dagster import colored_console_logger, logger
+
+    @logger(colored_console_logger.config_schema, description=terminal_logger.__doc__)
+    def console(init_context):
+        log = colored_console_logger.logger_fn(init_context)
+        log.addFilter(_not_an_interrupt)
+        return log
+
+    return console
+
+
+def _stop_if_requested(stop_requested: Callable[[], bool], echo: Callable[[str], None]) -> None:
+    if stop_requested():
+        echo("interrupted: no further run started")
+        raise Interrupted
+
+
+def _job(defs: Definitions, keys: Sequence[AssetKey]):
+    """The implicit asset job for ``keys``, logging to the terminal through :func:`terminal_logger`."""
+    return defs.resolve_implicit_job_def_def_for_assets(keys).with_logger_defs({"console": terminal_logger()})
+
+
 POSTS_TO_DISCORD = "discord"
 """The kind of an asset whose materialization posts a message (see ``materialize_graph``)."""
 
@@ -157,10 +269,13 @@ def materialize_graph(
     window: tuple[datetime, datetime] | None,
     echo: Callable[[str], None] = click.echo,
     bar: Bar | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> bool:
     """Materialize every asset of ``defs`` in topological order; False after the first failure.
 
-    ``bar`` (on a terminal) advances one step per asset, the lines then printed above it.
+    ``bar`` (on a terminal) advances one step per asset, the lines then printed above it. An
+    interrupted run (Ctrl-C, SIGTERM) gets its line and raises :class:`Interrupted`; so does the
+    next run's start once ``stop_requested`` says a stop was asked for.
     """
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
@@ -187,11 +302,15 @@ def materialize_graph(
     for key in observable:
         observe_groups.setdefault(id(graph.get(key).assets_def), []).append(key)
     for group in observe_groups.values():
+        _stop_if_requested(stop_requested, echo)
         # source assets are observed (row count, newest event …) so the UI shows their state too
-        result = defs.resolve_implicit_job_def_def_for_assets(group).execute_in_process(
+        result = _job(defs, group).execute_in_process(
             run_config=QUIET_CONSOLE, instance=instance, asset_selection=group, raise_on_error=False
         )
         names = ", ".join(k.to_user_string() for k in group)
+        if not result.success and interrupted(result):
+            echo(f"observing {names}: interrupted (run {result.run_id} marked failed)")
+            raise Interrupted
         echo(f"observed {names}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         if not result.success:
             return False
@@ -210,8 +329,9 @@ def materialize_graph(
             if bar is not None:
                 bar.advance()
             continue
-        job = defs.resolve_implicit_job_def_def_for_assets([key])
+        job = _job(defs, [key])
         for run in runs:
+            _stop_if_requested(stop_requested, echo)
             echo(f"[{index}/{len(keys)}] {name}: {run.describe()} … ", nl=False)
             started = time.perf_counter()
             result = job.execute_in_process(
@@ -222,6 +342,12 @@ def materialize_graph(
                 **run.run_kwargs(),
             )
             seconds = time.perf_counter() - started
+            if not result.success and interrupted(result):
+                echo(
+                    f"interrupted after {seconds:.1f}s (run {result.run_id} marked failed; what it"
+                    " had not committed was rolled back)"
+                )
+                raise Interrupted
             if not result.success:
                 echo(f"FAILED after {seconds:.1f}s (run {result.run_id}; see the Dagster UI or its logs)")
                 return False
@@ -252,8 +378,33 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
     """Materialize the whole asset graph through Dagster: every asset, every partition in the range.
 
     Default range: all partitions that have data. Runs are recorded in the platform's Dagster
-    instance, so they show in the UI.
+    instance, so they show in the UI. Ctrl-C / SIGTERM: the running run is marked failed and
+    rolled back, finished runs are kept, exit status 130.
     """
+    # SIGTERM (a supervisor, `kill`) stops the command as Ctrl-C does: by a KeyboardInterrupt until
+    # the runs begin, then through StopSignals
+    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+    # psycopg's note that it could not roll back a transaction block whose statement an interrupt
+    # cut short: the connection's owner cancels that statement and closes the connection
+    # (WarehouseResource.connect), so the note is noise on the operator's terminal
+    logging.getLogger("psycopg").addFilter(
+        lambda record: not record.getMessage().startswith("error ignored in rollback")
+    )
+    try:
+        ok = _materialize(from_day, to_day)
+    except (Interrupted, KeyboardInterrupt) as stop:
+        if isinstance(stop, KeyboardInterrupt):  # before the runs began
+            click.echo("interrupted before the first run")
+        click.echo(
+            "Interrupted: the runs that finished are kept; run `pwr materialize` again to build the rest.",
+            err=True,
+        )
+        sys.exit(INTERRUPTED_EXIT)
+    if not ok:
+        sys.exit(1)
+
+
+def _materialize(from_day: datetime | None, to_day: datetime | None) -> bool:
     from dagster import DagsterInstance
 
     from pwr_platform.cli.dates import in_span
@@ -272,12 +423,11 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
     from pwr_platform.definitions import build_definitions
 
     window = resolve_window(url, settings.tz, first, last)
-    with DagsterInstance.get() as instance:
+    with DagsterInstance.get() as instance, StopSignals() as signals:
         defs = build_definitions()
         if attached():
             with progress_bar("assets", None) as bar:
-                ok = materialize_graph(defs, instance, window, echo=bar.echo, bar=bar)
-        else:
-            ok = materialize_graph(defs, instance, window)
-    if not ok:
-        sys.exit(1)
+                return materialize_graph(
+                    defs, instance, window, echo=bar.echo, bar=bar, stop_requested=signals.received
+                )
+        return materialize_graph(defs, instance, window, stop_requested=signals.received)
