@@ -7,7 +7,8 @@ transaction (the test holds a lock on the stale-day mark that statement deletes)
 Nothing may be lost and nothing may stay locked: the server drops the run's backend at once (its
 statement cancelled; after SIGKILL, within the server's client check), readers see the table as
 it was, with the same file, keys and indexes, the mark is still there for the next run, and the
-next ``pwr materialize`` finishes the job. Ctrl-C and SIGTERM end in one line and exit 130.
+next ``pwr materialize`` finishes the job (after SIGKILL, it first marks failed the run the killed
+command left started). Ctrl-C and SIGTERM end in one line and exit 130.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import uuid
 
 import psycopg
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, Definitions, asset, instance_for_test
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, Definitions, asset, instance_for_test
 
 from pwr_platform.cli.materialize import Interrupted, StopSignals, materialize_graph
+from pwr_platform.cli.run_owner import PROCESS_TAG, fail_orphaned_runs, process_tags
 from pwr_platform.warehouse.connection import sqlalchemy_url
 from pwr_platform_tests.conftest import REPO_ROOT, create_database, drop_database, run_pwr
 from pwr_platform_tests.demo_warehouse import simulate
@@ -98,7 +100,7 @@ def test_a_backfill_stopped_mid_rebuild_loses_nothing_locks_nothing_and_the_next
             waiting = _wait_for(
                 "the daily run to wait on the test's lock",
                 lambda: watch.execute(
-                    "SELECT pid, query FROM pg_stat_activity WHERE application_name = 'pwr-dagster'"
+                    "SELECT pid, query FROM pg_stat_activity WHERE application_name = 'pwr-dagster' AND datname = current_database()"
                     " AND wait_event_type = 'Lock' AND query LIKE '%%DELETE FROM pwr_core.stale_aggregate_days%%'"
                 ).fetchone(),
             )
@@ -148,6 +150,14 @@ def test_a_backfill_stopped_mid_rebuild_loses_nothing_locks_nothing_and_the_next
         again = run_pwr(settings, "materialize")
         assert again.returncode == 0, again.stdout + again.stderr
         assert "Materialized 19 assets" in again.stdout
+        # SIGKILL left Dagster no moment to record the run's end; the next command marks it failed
+        # (else it would hold a run-queue slot for good), and only it
+        orphan_lines = [line for line in again.stdout.splitlines() if line.startswith("marked failed: run ")]
+        if signum == signal.SIGKILL:
+            assert len(orphan_lines) == 1 and "(pwr_agg/member_voice_daily)" in orphan_lines[0], again.stdout
+            assert "left unfinished by a killed `pwr materialize`" in orphan_lines[0]
+        else:
+            assert orphan_lines == []
         assert _rows(watch, DAILY) == before
         assert _rows(watch, KEYS_AND_INDEXES) == keys_before
         assert watch.execute(marks, MARK).fetchone() == (0,)
@@ -164,9 +174,10 @@ def test_a_backfill_stopped_mid_rebuild_loses_nothing_locks_nothing_and_the_next
                 for r in instance.get_runs()
                 if "pwr_agg/member_voice_daily" in {k.to_user_string() for k in r.asset_selection or ()}
             ]
-        # SIGKILL leaves Dagster no moment to record the end: that run stays "started" in the UI
-        interrupted = DagsterRunStatus.STARTED if signum == signal.SIGKILL else DagsterRunStatus.FAILURE
-        assert sorted(r.status.value for r in daily_runs) == sorted(["SUCCESS", "SUCCESS", interrupted.value])
+        assert sorted(r.status.value for r in daily_runs) == ["FAILURE", "SUCCESS", "SUCCESS"]
+        (stopped,) = [r for r in daily_runs if r.status == DagsterRunStatus.FAILURE]
+        if signum == signal.SIGKILL:
+            assert stopped.run_id in orphan_lines[0]
     finally:
         drop_database(pg_server_url, dagster_db)
 
@@ -229,3 +240,46 @@ def test_a_stop_asked_between_runs_starts_no_further_run() -> None:
             )
         assert instance.get_runs() == []
     assert lines[-1] == "interrupted: no further run started"
+
+
+def test_only_unfinished_runs_of_a_dead_materialize_process_are_marked_failed() -> None:
+    """The tag names a process by boot, pid and start time: a live process (this one), a run the
+    daemon launched (no tag), a finished run and an unreadable tag are left alone; a process that
+    ended, or a pid now used by a newer process, makes its unfinished runs failed."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(ended.stdout)
+    (mine,) = process_tags().values()
+    boot, pid, ticks = mine.split("/")
+    tags = {
+        "live": mine,
+        "ended": f"{boot}/{dead_pid}/1",
+        "pid reused": f"{boot}/{pid}/{int(ticks) - 1}",
+        "other boot": f"00000000-0000-0000-0000-000000000000/{pid}/{ticks}",
+        "unreadable": "not/a-pid/at-all",
+    }
+    with instance_for_test() as instance:
+        for name, value in tags.items():
+            instance.add_run(
+                DagsterRun(job_name=name, status=DagsterRunStatus.STARTED, tags={PROCESS_TAG: value})
+            )
+        instance.add_run(DagsterRun(job_name="by the daemon", status=DagsterRunStatus.STARTED))
+        instance.add_run(
+            DagsterRun(
+                job_name="finished", status=DagsterRunStatus.SUCCESS, tags={PROCESS_TAG: tags["ended"]}
+            )
+        )
+        failed = fail_orphaned_runs(instance)
+        assert sorted(r.job_name for r in failed) == ["ended", "other boot", "pid reused"]
+        status = {r.job_name: r.status for r in instance.get_runs()}
+        assert status == {
+            "live": DagsterRunStatus.STARTED,
+            "ended": DagsterRunStatus.FAILURE,
+            "pid reused": DagsterRunStatus.FAILURE,
+            "other boot": DagsterRunStatus.FAILURE,
+            "unreadable": DagsterRunStatus.STARTED,
+            "by the daemon": DagsterRunStatus.STARTED,
+            "finished": DagsterRunStatus.SUCCESS,
+        }
+        assert fail_orphaned_runs(instance) == []  # once

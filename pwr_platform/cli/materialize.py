@@ -29,9 +29,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import click
@@ -88,14 +89,16 @@ class Run:
             return f"partition {self.first}"
         return f"{self.count} partitions {self.first} … {self.last}"
 
-    def run_kwargs(self) -> dict:
+    def run_kwargs(self, tags: Mapping[str, str] | None = None) -> dict:
+        """``execute_in_process`` arguments: the partition or range, and ``tags``."""
+        tags = dict(tags or {})
         if self.first is None:
-            return {}
+            return {"tags": tags}
         if self.first == self.last:
-            return {"partition_key": self.first}
+            return {"partition_key": self.first, "tags": tags}
         from pwr_platform.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 
-        return {"tags": {RANGE_START_TAG: self.first, RANGE_END_TAG: self.last}}
+        return {"tags": {**tags, RANGE_START_TAG: self.first, RANGE_END_TAG: self.last}}
 
 
 def data_span(database_url: str) -> tuple[datetime, datetime] | None:
@@ -270,12 +273,14 @@ def materialize_graph(
     echo: Callable[[str], None] = click.echo,
     bar: Bar | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
+    run_tags: Mapping[str, str] | None = None,
 ) -> bool:
     """Materialize every asset of ``defs`` in topological order; False after the first failure.
 
     ``bar`` (on a terminal) advances one step per asset, the lines then printed above it. An
     interrupted run (Ctrl-C, SIGTERM) gets its line and raises :class:`Interrupted`; so does the
-    next run's start once ``stop_requested`` says a stop was asked for.
+    next run's start once ``stop_requested`` says a stop was asked for. Every run carries
+    ``run_tags`` (the command's process, see ``run_owner.py``).
     """
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
@@ -305,7 +310,11 @@ def materialize_graph(
         _stop_if_requested(stop_requested, echo)
         # source assets are observed (row count, newest event …) so the UI shows their state too
         result = _job(defs, group).execute_in_process(
-            run_config=QUIET_CONSOLE, instance=instance, asset_selection=group, raise_on_error=False
+            run_config=QUIET_CONSOLE,
+            instance=instance,
+            asset_selection=group,
+            raise_on_error=False,
+            tags=dict(run_tags or {}),
         )
         names = ", ".join(k.to_user_string() for k in group)
         if not result.success and interrupted(result):
@@ -339,7 +348,7 @@ def materialize_graph(
                 instance=instance,
                 asset_selection=[key],
                 raise_on_error=False,
-                **run.run_kwargs(),
+                **run.run_kwargs(run_tags),
             )
             seconds = time.perf_counter() - started
             if not result.success and interrupted(result):
@@ -420,14 +429,26 @@ def _materialize(from_day: datetime | None, to_day: datetime | None) -> bool:
     # an unreachable or unmigrated warehouse is one line here, not a failed Dagster run per asset
     url = checked_warehouse()
     apply_env(settings, start=True)
+    from pwr_platform.cli.run_owner import fail_orphaned_runs, process_tags
     from pwr_platform.definitions import build_definitions
 
     window = resolve_window(url, settings.tz, first, last)
     with DagsterInstance.get() as instance, StopSignals() as signals:
+        for run in fail_orphaned_runs(instance):
+            assets = ", ".join(sorted(k.to_user_string() for k in run.asset_selection or ())) or run.job_name
+            click.echo(
+                f"marked failed: run {run.run_id} ({assets}), left unfinished by a killed `pwr materialize`"
+            )
         defs = build_definitions()
+        graph = partial(
+            materialize_graph,
+            defs,
+            instance,
+            window,
+            stop_requested=signals.received,
+            run_tags=process_tags(),
+        )
         if attached():
             with progress_bar("assets", None) as bar:
-                return materialize_graph(
-                    defs, instance, window, echo=bar.echo, bar=bar, stop_requested=signals.received
-                )
-        return materialize_graph(defs, instance, window, stop_requested=signals.received)
+                return graph(echo=bar.echo, bar=bar)
+        return graph()
