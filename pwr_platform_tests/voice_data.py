@@ -76,7 +76,9 @@ def terminate_when_waiting_for_a_lock(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         waiting = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+            # in this test's database only: a parallel test may wait on the same statement
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
+            " AND datname = current_database()",
             (statement_like,),
         ).fetchall()
         if waiting:
