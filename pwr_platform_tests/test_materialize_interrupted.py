@@ -243,21 +243,24 @@ def test_a_stop_asked_between_runs_starts_no_further_run() -> None:
 
 
 def test_only_unfinished_runs_of_a_dead_materialize_process_are_marked_failed() -> None:
-    """The tag names a process by boot, pid and start time: a live process (this one), a run the
-    daemon launched (no tag), a finished run and an unreadable tag are left alone; a process that
-    ended, or a pid now used by a newer process, makes its unfinished runs failed."""
+    """The tag names a process by host, boot, pid and start time: a live process (this one), a
+    run the daemon launched (no tag), a finished run, another host's process (another machine or
+    container: it cannot be seen from here) and an unreadable tag are left alone; a process that
+    ended, a pid now used by a newer process, or a boot before this one make its unfinished runs
+    failed."""
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
     dead_pid = int(ended.stdout)
     (mine,) = process_tags().values()
-    boot, pid, ticks = mine.split("/")
+    host, boot, pid, ticks = mine.split("/")
     tags = {
         "live": mine,
-        "ended": f"{boot}/{dead_pid}/1",
-        "pid reused": f"{boot}/{pid}/{int(ticks) - 1}",
-        "other boot": f"00000000-0000-0000-0000-000000000000/{pid}/{ticks}",
-        "unreadable": "not/a-pid/at-all",
+        "ended": f"{host}/{boot}/{dead_pid}/1",
+        "pid reused": f"{host}/{boot}/{pid}/{int(ticks) - 1}",
+        "other boot": f"{host}/00000000-0000-0000-0000-000000000000/{pid}/{ticks}",
+        "other host": f"another-{host}/{boot}/{dead_pid}/1",
+        "unreadable": f"{host}/{boot}/not-a-pid/1",
     }
     with instance_for_test() as instance:
         for name, value in tags.items():
@@ -278,6 +281,7 @@ def test_only_unfinished_runs_of_a_dead_materialize_process_are_marked_failed() 
             "ended": DagsterRunStatus.FAILURE,
             "pid reused": DagsterRunStatus.FAILURE,
             "other boot": DagsterRunStatus.FAILURE,
+            "other host": DagsterRunStatus.STARTED,
             "unreadable": DagsterRunStatus.STARTED,
             "by the daemon": DagsterRunStatus.STARTED,
             "finished": DagsterRunStatus.SUCCESS,

@@ -9,12 +9,15 @@ daemon launching nothing more — no sensor or schedule run, no fresh dashboards
 So every run the command starts carries its process's identity (boot, pid and start time, the
 rule of ``runtime/pid_files.py``: a pid alone may name another process by now), and the next
 ``pwr materialize`` marks failed the runs not finished whose process is gone. Runs of a command
-still running (another terminal) are left alone; so are runs the daemon launched (no such tag).
+still running (another terminal) are left alone; so are runs the daemon launched (no such tag),
+and runs started on another host name (another machine sharing the Dagster storage, or another
+container: its processes cannot be seen from here, so whether they live cannot be told).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from typing import TYPE_CHECKING
 
 from pwr_platform.runtime.pid_files import boot_id, process_identity
@@ -23,7 +26,8 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance, DagsterRun
 
 PROCESS_TAG = "pwr/materialize_process"
-"""``<boot id>/<pid>/<start ticks>`` of the ``pwr materialize`` process that started the run."""
+"""``<host name>/<boot id>/<pid>/<start ticks>`` of the ``pwr materialize`` process that started
+the run."""
 
 
 def process_tags() -> dict[str, str]:
@@ -31,16 +35,19 @@ def process_tags() -> dict[str, str]:
     me = process_identity(os.getpid())
     if me is None:  # no /proc: the runs go untagged, and cannot be found orphaned later
         return {}
-    return {PROCESS_TAG: f"{me.boot_id}/{me.pid}/{me.start_ticks}"}
+    return {PROCESS_TAG: f"{socket.gethostname()}/{me.boot_id}/{me.pid}/{me.start_ticks}"}
 
 
 def _process_gone(value: str) -> bool:
-    """Whether the process a tag names has ended (another boot, no such pid, or a newer process
-    under its pid). An unreadable value is not taken for a dead process."""
+    """Whether the process a tag names has ended (this host rebooted, no such pid, or a newer
+    process under its pid). An unreadable value, or another host's process, is not taken for a
+    dead process."""
     try:
-        boot, pid, ticks = value.split("/")
+        host, boot, pid, ticks = value.split("/")
         pid_number, start_ticks = int(pid), int(ticks)
     except ValueError:
+        return False
+    if host != socket.gethostname():
         return False
     if boot != boot_id():
         return True
@@ -64,7 +71,7 @@ def fail_orphaned_runs(instance: DagsterInstance) -> list[DagsterRun]:
     )
     orphaned = [run for run in unfinished if PROCESS_TAG in run.tags and _process_gone(run.tags[PROCESS_TAG])]
     for run in orphaned:
-        pid = run.tags[PROCESS_TAG].split("/")[1]
+        pid = run.tags[PROCESS_TAG].split("/")[2]
         instance.report_run_failed(
             run,
             message=(
