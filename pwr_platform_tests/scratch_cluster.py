@@ -31,17 +31,22 @@ def _free_port() -> int:
 
 
 class ScratchCluster:
-    def __init__(self, next_xid: int | None = None):
-        self.root = Path(tempfile.mkdtemp(prefix="pwr-scratch-pg-"))
+    """``data_parent``: where the data directory goes (a small file system of the test's, say);
+    ``wal_apart``: the write-ahead log in a directory of its own elsewhere (``initdb --waldir``),
+    as on a server whose WAL has a disk of its own."""
+
+    def __init__(self, next_xid: int | None = None, data_parent: Path | None = None, wal_apart: bool = False):
+        self.root = Path(tempfile.mkdtemp(prefix="pwr-scratch-pg-", dir=data_parent))
+        self.wal_root = Path(tempfile.mkdtemp(prefix="pwr-scratch-wal-")) if wal_apart else None
         self.pgdata = self.root / "data"
         self.port = _free_port()
         self.as_root = os.geteuid() == 0
         if self.as_root:
-            shutil.chown(self.root, SYSTEM_USER)
-            self.root.chmod(0o700)
-        self._run(
-            "initdb", "-D", str(self.pgdata), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"
-        )
+            for own in filter(None, (self.root, self.wal_root)):
+                shutil.chown(own, SYSTEM_USER)
+                own.chmod(0o700)
+        initdb = ["-D", str(self.pgdata), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]
+        self._run("initdb", *initdb, *(["--waldir", str(self.wal_root / "pg_wal")] if self.wal_root else []))
         if next_xid is not None:
             assert next_xid % XACTS_PER_SEGMENT == 0, "start at a pg_xact segment boundary"
             self._run("pg_resetwal", "-x", str(next_xid), "-D", str(self.pgdata))
@@ -79,4 +84,5 @@ class ScratchCluster:
         try:
             self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            for own in filter(None, (self.root, self.wal_root)):
+                shutil.rmtree(own, ignore_errors=True)

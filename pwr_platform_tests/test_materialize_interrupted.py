@@ -155,7 +155,10 @@ def test_a_backfill_stopped_mid_rebuild_loses_nothing_locks_nothing_and_the_next
         orphan_lines = [line for line in again.stdout.splitlines() if line.startswith("marked failed: run ")]
         if signum == signal.SIGKILL:
             assert len(orphan_lines) == 1 and "(pwr_agg/member_voice_daily)" in orphan_lines[0], again.stdout
-            assert "left unfinished by a killed `pwr materialize`" in orphan_lines[0]
+            assert (
+                "left unfinished by a `pwr materialize` that ended without recording its end"
+                in orphan_lines[0]
+            )
         else:
             assert orphan_lines == []
         assert _rows(watch, DAILY) == before

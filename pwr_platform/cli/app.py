@@ -15,6 +15,7 @@ from pwr_platform.cli.events import events
 from pwr_platform.cli.logs import logs
 from pwr_platform.cli.materialize import materialize_cmd
 from pwr_platform.cli.superset import superset_group
+from pwr_platform.warehouse.server_errors import shortage
 
 
 def settings_problem(exc) -> str:
@@ -59,8 +60,10 @@ def one_line(exc: Exception) -> str | None:
         message = str(exc).strip()
         return message if message.startswith("Superset") else f"Superset: {message}"
     if caught("psycopg", "OperationalError") or caught("sqlalchemy.exc", "OperationalError"):
-        reason = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
-        return f"cannot reach PostgreSQL: {str(reason).strip()}"
+        reason = str(getattr(exc, "orig", None) or exc).strip()  # SQLAlchemy wraps the driver's error
+        if short := shortage(exc):  # the server answered: it is up, but short of disk or memory
+            return f"{short}. PostgreSQL said: {reason}"
+        return f"cannot reach PostgreSQL: {reason}"
     if caught("pydantic", "ValidationError") and getattr(exc, "title", None) == "PwrSettings":
         return settings_problem(exc)
     if isinstance(exc, OSError) and exc.filename:

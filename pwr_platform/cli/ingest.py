@@ -64,9 +64,15 @@ def _close_writer(spool, writer, drain_timeout: float) -> None:
     done = writer.close(drain_timeout)
     spool.close()
     if not done:
+        failure = writer.writer.failure
+        if failure is not None and failure.kind == "short of resources":
+            # the server is up: "unreachable" would send the operator looking for a stopped one
+            problem, when = f"PostgreSQL cannot write ({failure.error})", "once it has room"
+        else:
+            problem, when = "PostgreSQL is unreachable", "once it is back"
         raise click.ClickException(
-            f"PostgreSQL is unreachable: {spool.pending_records:,} records are safe in the spool "
-            f"({get_settings().spool_dir}); run `pwr ingest` (no files) once it is back to replay them."
+            f"{problem}: {spool.pending_records:,} records are safe in the spool "
+            f"({get_settings().spool_dir}); run `pwr ingest` (no files) {when} to replay them."
         )
 
 

@@ -30,6 +30,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -192,11 +193,41 @@ def interrupted(result: ExecuteInProcessResult) -> bool:
     return any(_is_interrupt_failure(event) for event in result.all_events)
 
 
-def _not_an_interrupt(record: logging.LogRecord) -> bool:
-    """Leave out the failure events an interrupt causes: their stack trace says only where the
-    interrupt landed, and the command prints one line for it instead."""
+def _failure_error(event: DagsterEvent):
+    """The error of a step's or a run's failure event (Dagster's ``SerializableErrorInfo``), else None."""
+    if event.event_type_value == "STEP_FAILURE":
+        return event.step_failure_data.error
+    if event.event_type_value == "PIPELINE_FAILURE":
+        return event.job_failure_data.error
+    return None
+
+
+def shortage_of(event: DagsterEvent) -> str | None:
+    """When a failure event's error, or an error that caused it, is PostgreSQL running short of
+    disk, memory or connections: what it is short of, and PostgreSQL's own words. A stack trace
+    says nothing the operator can act on there; the command prints this line instead."""
+    from pwr_platform.warehouse.server_errors import shortage_named
+
+    error, seen = _failure_error(event), 0
+    while error is not None and seen < 10:  # the chain of causes, as Dagster serialized it
+        if short := shortage_named(error.cls_name):
+            said = " ".join(error.message.split(":", 1)[-1].split()).rstrip(".")  # "DiskFull: could not…"
+            return f"{short}. PostgreSQL said: {said}"
+        error, seen = error.cause or error.context, seen + 1
+    return None
+
+
+def run_shortage(result: ExecuteInProcessResult) -> str | None:
+    """:func:`shortage_of` for the first failure event of a failed run that has one."""
+    return next(filter(None, map(shortage_of, result.all_events)), None)
+
+
+def _terminal_worthy(record: logging.LogRecord) -> bool:
+    """Leave out the failure events an interrupt or a PostgreSQL shortage causes: their stack
+    trace says only where the interrupt landed or which statement found the disk full, and the
+    command prints one line for each instead."""
     event = getattr(record, "dagster_meta", {}).get("dagster_event")
-    return event is None or not _is_interrupt_failure(event)
+    return event is None or not (_is_interrupt_failure(event) or shortage_of(event))
 
 
 class StopSignals:
@@ -239,13 +270,13 @@ def _recorded(signum: int, frame: object) -> None:
 
 def terminal_logger() -> LoggerDefinition:
     """Dagster's own console logger (same config, so ``QUIET_CONSOLE`` applies), less the failure
-    events of an interrupt."""
+    events of an interrupt or a PostgreSQL shortage (:func:`_terminal_worthy`)."""
     from dagster import colored_console_logger, logger
 
     @logger(colored_console_logger.config_schema, description=terminal_logger.__doc__)
     def console(init_context):
         log = colored_console_logger.logger_fn(init_context)
-        log.addFilter(_not_an_interrupt)
+        log.addFilter(_terminal_worthy)
         return log
 
     return console
@@ -357,6 +388,12 @@ def materialize_graph(
                     " had not committed was rolled back)"
                 )
                 raise Interrupted
+            if not result.success and (short := run_shortage(result)):
+                echo(
+                    f"FAILED after {seconds:.1f}s (run {result.run_id}; nothing of it was committed):"
+                    f" {short}. Then run `pwr materialize` again."
+                )
+                return False
             if not result.success:
                 echo(f"FAILED after {seconds:.1f}s (run {result.run_id}; see the Dagster UI or its logs)")
                 return False
@@ -380,6 +417,38 @@ def materialize_graph(
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+STORAGE_FALLBACK_NOTES = (
+    "Exception while storing event batch: ",
+    "Falling back to storing multiple single-event",
+)
+
+
+class _LeaveOutStorageFallbackNotes:
+    """``sys.stderr`` less the two notes Dagster writes there when its event storage refuses a
+    batch of events (before it tries them one by one): the first holds the whole failed INSERT
+    with every parameter, tens of kilobytes for a backfill's planned events. When the storage
+    refuses for good (its PostgreSQL's disk full), the one-by-one write raises the same error and
+    the command ends with one line naming it; when the batch alone was refused, nothing is lost."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return len(text) if text.startswith(STORAGE_FALLBACK_NOTES) else self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _storage_fallback_notes_left_out() -> Iterator[None]:
+    stderr, sys.stderr = sys.stderr, _LeaveOutStorageFallbackNotes(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stderr = stderr
+
+
 @click.command("materialize")
 @click.option("--from", "from_day", type=click.DateTime(["%Y-%m-%d"]), help="First day (PWR_TIMEZONE).")
 @click.option("--to", "to_day", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive.")
@@ -400,7 +469,8 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
         lambda record: not record.getMessage().startswith("error ignored in rollback")
     )
     try:
-        ok = _materialize(from_day, to_day)
+        with _storage_fallback_notes_left_out():
+            ok = _materialize(from_day, to_day)
     except (Interrupted, KeyboardInterrupt) as stop:
         if isinstance(stop, KeyboardInterrupt):  # before the runs began
             click.echo("interrupted before the first run")
@@ -437,7 +507,7 @@ def _materialize(from_day: datetime | None, to_day: datetime | None) -> bool:
         for run in fail_orphaned_runs(instance):
             assets = ", ".join(sorted(k.to_user_string() for k in run.asset_selection or ())) or run.job_name
             click.echo(
-                f"marked failed: run {run.run_id} ({assets}), left unfinished by a killed `pwr materialize`"
+                f"marked failed: run {run.run_id} ({assets}), left unfinished by a `pwr materialize` that ended without recording its end (killed, or its Dagster storage failed)"
             )
         defs = build_definitions()
         graph = partial(

@@ -45,6 +45,7 @@ import psycopg
 from pwr_platform.ingest.records import Record, RejectedRecord, VoiceRecord, rejected
 from pwr_platform.ingest.spool import Spool, SpoolWriteFailed
 from pwr_platform.ingest.writer_status import WriterStatus, write_status
+from pwr_platform.warehouse.server_errors import shortage
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,10 @@ class Failure:
     """Why the writer cannot commit, since when (monotonic) and the first line of the error."""
 
     kind: (
-        str  # "unreachable" (connection, timeout), "refused" (any other error), "spool" (spool append failed)
+        # "unreachable" (connection, timeout), "short of resources" (the server is up but its disk
+        # is full, its memory or connections run out: waited for like an outage), "refused" (any
+        # other error), "spool" (spool append failed)
+        str
     )
     since: float
     error: str
@@ -266,6 +270,13 @@ class Failure:
         """Retrying alone will not cure it: an unreachable server is waited for (the spool
         holds), but a refusal or a failing spool makes a long-running process give up."""
         return self.kind in ("refused", "spool")
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The :class:`Failure` kind of a write that raised ``exc`` (the spool's own failures aside)."""
+    if shortage(exc):
+        return "short of resources"
+    return "unreachable" if isinstance(exc, CONNECTION_ERRORS) else "refused"
 
 
 def first_line(exc: BaseException) -> str:
@@ -347,7 +358,7 @@ class Writer:
     def _failed(self, exc: BaseException, kind: str | None = None) -> None:
         """Remember a failure and push the next retry back (capped exponential backoff)."""
         self._drop_connection(exc)
-        kind = kind or ("unreachable" if isinstance(exc, CONNECTION_ERRORS) else "refused")
+        kind = kind or failure_kind(exc)
         failure = Failure(kind, time.monotonic(), self.last_error or "")
         if self.failure and self.failure.persists == failure.persists:
             # Same class of failure: it has lasted since the first. An outage turning into a
@@ -422,6 +433,8 @@ class Writer:
         except Exception as exc:
             if self.spool is None:
                 self._drop_connection(exc)
+                if short := shortage(exc):
+                    raise WarehouseUnavailable(f"{short} ({self.last_error})") from exc
                 if isinstance(exc, CONNECTION_ERRORS):
                     raise WarehouseUnavailable(f"PostgreSQL unreachable: {self.last_error}") from exc
                 raise
