@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +34,7 @@ import pytest
 from pwr_platform_tests.conftest import create_database, drop_database, run_pwr
 from pwr_platform_tests.scratch_cluster import ScratchCluster
 from pwr_platform_tests.test_ingest import good
+from pwr_platform_tests.test_writer import free_port
 
 DISK_MIB = 96  # the new cluster takes ~40 MiB; the simulated community a few more
 LATE_VOICE_PAIRS = 20
@@ -55,7 +57,8 @@ SELECT (SELECT count(*) FROM pwr_raw.discord_voice_events),
 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
-    """A 96 MiB tmpfs: the disk of the warehouse server's data directory."""
+    """A 96 MiB tmpfs: the disk of the warehouse server's data directory (the embedded server's
+    whole ``PWR_HOME`` in the second test)."""
     if os.geteuid() != 0:
         pytest.skip("mounts a small tmpfs as the warehouse server's disk, which needs root (CI runs as root)")
     mountpoint = Path(tempfile.mkdtemp(prefix="pwr-small-disk-"))
@@ -140,6 +143,10 @@ def test_a_full_warehouse_disk_loses_nothing_says_so_in_one_line_and_everything_
         assert backfill.returncode == 1, backfill.stdout + backfill.stderr
         failed = [line for line in backfill.stdout.splitlines() if "FAILED" in line]
         assert len(failed) == 1, backfill.stdout
+        # on the line of its asset, no error line of Dagster's (to stderr, the same terminal) between
+        # the head and the outcome: not the stack trace, not one line per check left unrun
+        assert re.match(r"\[\d+/\d+\] pwr_\w+/\w+: .* … FAILED after", failed[0]), failed[0]
+        assert "Not executing" not in backfill.stderr, backfill.stderr
         assert "nothing of it was committed): PostgreSQL's disk is full: free space on the disk" in failed[0]
         assert "No space left on device" in failed[0] and "run `pwr materialize` again" in failed[0]
         assert no_stack_trace(backfill), backfill.stdout + backfill.stderr
@@ -164,3 +171,38 @@ def test_a_full_warehouse_disk_loses_nothing_says_so_in_one_line_and_everything_
     finally:
         cluster.stop()
         drop_database(pg_server_url, dagster_db)
+
+
+def test_the_embedded_server_on_a_full_disk_says_why_it_cannot_start_and_starts_once_freed(
+    small_disk: Path,
+) -> None:
+    """`pwr db start` (and `pwr up`) after the disk filled while the server was stopped: PostgreSQL
+    cannot write its first WAL file and gives up. pg_ctl says only "Examine the log output"; the
+    command says what the server logged and where the log is, and the data is all there once
+    space is freed."""
+    settings = {"PWR_HOME": str(small_disk / "home"), "PWR_DB_PORT": str(free_port())}
+
+    def pwr(*args: str) -> subprocess.CompletedProcess:
+        return run_pwr(settings, *args, timeout=180)
+
+    try:
+        assert pwr("db", "start").returncode == 0
+        url = pwr("db", "url").stdout.strip()
+        with psycopg.connect(url) as conn:
+            conn.execute("CREATE TABLE kept AS SELECT 'written before the disk filled' AS v")
+        assert pwr("db", "stop").returncode == 0
+        ballast = fill(small_disk)
+
+        refused = pwr("db", "start")
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        message = refused.stderr.strip()
+        assert message.startswith("Error: PostgreSQL did not start: FATAL: could not write to file"), message
+        assert "No space left on device" in message and "pgdata/server.log" in message, message
+        assert len(message.splitlines()) == 1 and no_stack_trace(refused)
+
+        ballast.unlink()
+        assert pwr("db", "start").returncode == 0
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT v FROM kept").fetchall() == [("written before the disk filled",)]
+    finally:
+        pwr("db", "stop")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -174,6 +175,7 @@ def resolve_window(
     return start, end
 
 
+SKIPPED_CHECK_NOTE = re.compile(r"Dependencies for step \S+ failed: .*\. Not executing\.")
 INTERRUPT_ERRORS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
 
 
@@ -225,7 +227,11 @@ def run_shortage(result: ExecuteInProcessResult) -> str | None:
 def _terminal_worthy(record: logging.LogRecord) -> bool:
     """Leave out the failure events an interrupt or a PostgreSQL shortage causes: their stack
     trace says only where the interrupt landed or which statement found the disk full, and the
-    command prints one line for each instead."""
+    command prints one line for each instead. Also Dagster's error line for each check of an asset
+    whose step failed ("Dependencies for step … failed … Not executing."): the run's FAILED line
+    says it, and those lines cut it off from its "[n/N] asset …" head."""
+    if SKIPPED_CHECK_NOTE.search(record.getMessage()):
+        return False
     event = getattr(record, "dagster_meta", {}).get("dagster_event")
     return event is None or not (_is_interrupt_failure(event) or shortage_of(event))
 

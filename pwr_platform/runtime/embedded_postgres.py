@@ -186,21 +186,48 @@ class EmbeddedPostgres:
                 f"127.0.0.1:{self.port} is taken by another program; set PWR_DB_PORT to a free port"
             )
         self._let_server_user_reach_pgdata()
-        self._run(
-            "pg_ctl",
-            "start",
-            "-D",
-            str(self.pgdata),
-            "-l",
-            str(self.log_file),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            f"-p {self.port}",
-        )
+        logged_before = self.log_file.stat().st_size if self.log_file.exists() else 0
+        try:
+            self._run(
+                "pg_ctl",
+                "start",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {self.port}",
+            )
+        except EmbeddedPostgresError as exc:
+            raise EmbeddedPostgresError(self._why_not_started(logged_before) or str(exc)) from None
         _wait_for_port(self.port, timeout=30)
         return self.port
+
+    def _why_not_started(self, logged_before: int) -> str | None:
+        """What the server logged as it gave up (its FATAL / PANIC lines), with the log's path.
+
+        ``pg_ctl`` itself only says "could not start server. Examine the log output.": the reason
+        (a full disk, a damaged file, a permission) is in the server's log, which the operator
+        would otherwise have to find. None when this attempt logged nothing readable."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(logged_before)
+                lines = log.read().decode(errors="replace").splitlines()
+        except OSError:
+            return None
+        fatal = [
+            line[line.index(level) + 1 :]
+            for line in lines
+            for level in (" FATAL: ", " PANIC: ")
+            if level in line
+        ]
+        shown = [" ".join(line.split()) for line in (fatal or lines)[-3:]]
+        if not shown:
+            return None
+        return f"PostgreSQL did not start: {'; '.join(shown)} (its log: {self.log_file})"
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown: open transactions roll back). False when not running."""
