@@ -80,6 +80,22 @@ class ScratchCluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def restart(self) -> None:
+        """``pg_ctl restart`` (fast): every client's connection ends, as in an upgrade or a crash."""
+        # with its log file, as at start: the new postmaster would otherwise hold the captured
+        # output pipe open and the call would never return
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.root / "server.log"),
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
