@@ -31,10 +31,7 @@ def sqlstate(exc: BaseException) -> str | None:
 def shortage(exc: BaseException) -> str | None:
     """What the server is short of, with what to do, when ``exc`` is an insufficient-resources
     error ("PostgreSQL's disk is full: free space on …"); None otherwise."""
-    code = sqlstate(exc)
-    if code is None or not code.startswith(INSUFFICIENT_RESOURCES):
-        return None
-    return SHORTAGES.get(code, "PostgreSQL is short of resources")
+    return _shortage_of_code(sqlstate(exc))
 
 
 def shortage_named(cls_name: str) -> str | None:
@@ -43,7 +40,10 @@ def shortage_named(cls_name: str) -> str | None:
     the code."""
     import psycopg.errors
 
-    code = getattr(getattr(psycopg.errors, cls_name, None), "sqlstate", None)
+    return _shortage_of_code(getattr(getattr(psycopg.errors, cls_name, None), "sqlstate", None))
+
+
+def _shortage_of_code(code: object) -> str | None:
     if not isinstance(code, str) or not code.startswith(INSUFFICIENT_RESOURCES):
         return None
     return SHORTAGES.get(code, "PostgreSQL is short of resources")
