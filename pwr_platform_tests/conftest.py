@@ -58,18 +58,27 @@ def worker_port(variable: str, default: int) -> int:
 os.environ["PWR_TEST_CODE_SERVER_PORT"] = str(worker_port("PWR_TEST_CODE_SERVER_PORT", 4015))
 
 
-def run_pwr(settings: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """The ``pwr`` command as a user runs it, configured only by ``settings`` (PWR_* variables of
-    the test run itself are left out, so a developer's environment cannot leak in)."""
+def _pwr_command(settings: dict[str, str], *args: str) -> dict:
+    """How the tests start ``pwr``: configured only by ``settings`` (PWR_* variables of the test run
+    itself are left out, so a developer's environment cannot leak in)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PWR_")}
     env.update(settings)
-    return subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "pwr"), *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    return {
+        "args": [os.path.join(os.path.dirname(sys.executable), "pwr"), *args],
+        "cwd": REPO_ROOT,
+        "env": env,
+    }
+
+
+def run_pwr(settings: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The ``pwr`` command as a user runs it, to its end."""
+    return subprocess.run(**_pwr_command(settings, *args), capture_output=True, text=True, timeout=timeout)
+
+
+def start_pwr(settings: dict[str, str], *args: str) -> subprocess.Popen:
+    """The ``pwr`` command started as a user starts it, its output captured, left running."""
+    return subprocess.Popen(
+        **_pwr_command(settings, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 

@@ -25,9 +25,9 @@ import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, Definitions, asset, instance_for_test
 
 from pwr_platform.cli.materialize import Interrupted, StopSignals, materialize_graph
-from pwr_platform.cli.run_owner import PROCESS_TAG, fail_orphaned_runs, process_tags
+from pwr_platform.runtime.run_owner import PROCESS_TAG, fail_orphaned_runs, process_tags
 from pwr_platform.warehouse.connection import sqlalchemy_url
-from pwr_platform_tests.conftest import REPO_ROOT, create_database, drop_database, run_pwr
+from pwr_platform_tests.conftest import create_database, drop_database, run_pwr, start_pwr
 from pwr_platform_tests.demo_warehouse import simulate
 
 DAILY = "SELECT activity_date, member_id, total_voice_seconds FROM pwr_agg.member_voice_daily ORDER BY 1, 2"
@@ -87,15 +87,7 @@ def test_a_backfill_stopped_mid_rebuild_loses_nothing_locks_nothing_and_the_next
             MARK,
         )
         watch = psycopg.connect(warehouse_url, autocommit=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PWR_")} | settings
-        proc = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "pwr"), "materialize"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_pwr(settings, "materialize")
         try:
             waiting = _wait_for(
                 "the daily run to wait on the test's lock",

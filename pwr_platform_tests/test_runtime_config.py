@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import yaml
 
 from pwr_platform.runtime.dagster_instance import MAX_CONCURRENT_RUNS, instance_config
@@ -40,18 +42,62 @@ def test_secrets_never_show_when_settings_are_printed(tmp_path, monkeypatch):
 
 
 def test_dagster_yaml_names_no_private_module():
-    """Dagster's module layout moves between releases: the only class named is the platform's own
-    storage (a subclass of dagster-postgres's public ``DagsterPostgresStorage``)."""
+    """Dagster's module layout moves between releases: the only classes named are the platform's
+    own storage (a subclass of dagster-postgres's public ``DagsterPostgresStorage``) and run
+    launcher (a subclass of Dagster's public ``DefaultRunLauncher``)."""
+    from dagster import DefaultRunLauncher
+
     config = instance_config()
     storage = config.pop("storage")["custom"]
     assert storage["module"] == "pwr_platform.runtime.pooled_dagster_storage"
     assert storage["class"] == "PooledPostgresStorage"
+    launcher = config.pop("run_launcher")
+    assert launcher == {"module": "pwr_platform.runtime.run_launcher", "class": "MaterializeAwareRunLauncher"}
+    assert issubclass(import_module(launcher["module"]).MaterializeAwareRunLauncher, DefaultRunLauncher)
     text = yaml.safe_dump(config)
     assert "_core" not in text and "module" not in text and "class" not in text
     assert instance_config()["concurrency"] == {"runs": {"max_concurrent_runs": MAX_CONCURRENT_RUNS}}
 
 
 def test_the_instance_queues_runs_at_the_configured_limit(platform_instance):
+    assert type(platform_instance.run_launcher).__name__ == "MaterializeAwareRunLauncher"
     assert type(platform_instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     queue = platform_instance.get_concurrency_config().run_queue_config
     assert queue.max_concurrent_runs == MAX_CONCURRENT_RUNS
+
+
+def test_the_launcher_asks_a_live_pwr_materialize_to_stop_its_run_and_names_a_dead_one(platform_instance):
+    """Terminate on a run of `pwr materialize` (tagged with its process): a live process's run is
+    marked CANCELING and the answer is True (the command stops it, test_dagster_ui_runs.py); a
+    process that is gone can act on nothing, so the answer is False and the run's log says what to
+    do. A run without the tag goes to Dagster's own launcher (no code server knows it: False)."""
+    import subprocess
+    import sys
+
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from pwr_platform.runtime.run_owner import PROCESS_TAG, process_tags
+
+    (mine,) = process_tags().values()
+    host, boot, _, _ = mine.split("/")
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    runs = {
+        "live": {PROCESS_TAG: mine},
+        "gone": {PROCESS_TAG: f"{host}/{boot}/{int(ended.stdout)}/1"},
+        "untagged": {},
+    }
+    for name, tags in runs.items():
+        platform_instance.add_run(
+            DagsterRun(job_name=name, run_id=name, status=DagsterRunStatus.STARTED, tags=tags)
+        )
+    launcher = platform_instance.run_launcher
+    assert launcher.terminate("live") is True
+    assert launcher.terminate("gone") is False
+    assert launcher.terminate("untagged") is False
+    status = {r.job_name: r.status for r in platform_instance.get_runs()}
+    assert status["live"] == DagsterRunStatus.CANCELING
+    assert status["gone"] == DagsterRunStatus.STARTED  # Force termination remains the UI's offer
+    said = [entry.message for entry in platform_instance.all_logs("gone")]
+    assert any("is gone: nothing is left to stop. Use Force termination" in m for m in said), said

@@ -20,6 +20,8 @@ Ctrl-C or SIGTERM stops it too, as an operator expects of a long backfill: the r
 interrupted (Dagster marks it failed; its uncommitted work rolls back and its statement is
 cancelled, see ``WarehouseResource.connect``), one line says so, and the command exits 130.
 Finished runs are kept. The interrupt's stack trace stays in the run's log in the Dagster UI.
+Terminate, clicked in the UI on the running run, stops it the same way, the run marked canceled
+(``ui_termination.py``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ import re
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -41,6 +44,7 @@ import click
 import psycopg
 
 from pwr_platform.cli.progress import Bar, attached, progress_bar
+from pwr_platform.cli.ui_termination import TerminationWatch
 
 if TYPE_CHECKING:  # dagster is imported when the command runs, so `pwr --help` stays fast
     from dagster import (
@@ -59,6 +63,10 @@ INTERRUPTED_EXIT = 130
 
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM stopped ``pwr materialize``; the line saying so is already printed."""
+
+
+class TerminatedFromUI(Interrupted):
+    """Terminate, clicked in the Dagster UI on the running run, stopped ``pwr materialize``."""
 
 
 # Where the warehouse's data lies in time: raw voice events, sessions, events (tables that are
@@ -187,7 +195,8 @@ def _is_interrupt_failure(event: DagsterEvent) -> bool:
     if event.event_type_value == "PIPELINE_FAILURE":  # the run's failure event
         error = event.job_failure_data.error
         return error is not None and error.cls_name in INTERRUPT_ERRORS
-    return False
+    # an interrupted run whose termination was asked for in the UI (ui_termination.py)
+    return event.event_type_value == "PIPELINE_CANCELED"
 
 
 def interrupted(result: ExecuteInProcessResult) -> bool:
@@ -311,14 +320,17 @@ def materialize_graph(
     bar: Bar | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
     run_tags: Mapping[str, str] | None = None,
+    termination: TerminationWatch | None = None,
 ) -> bool:
     """Materialize every asset of ``defs`` in topological order; False after the first failure.
 
     ``bar`` (on a terminal) advances one step per asset, the lines then printed above it. An
     interrupted run (Ctrl-C, SIGTERM) gets its line and raises :class:`Interrupted`; so does the
     next run's start once ``stop_requested`` says a stop was asked for. Every run carries
-    ``run_tags`` (the command's process, see ``run_owner.py``).
+    ``run_tags`` (the command's process, see ``run_owner.py``). ``termination`` watches each run
+    for a Terminate clicked in the UI; a run so stopped raises :class:`TerminatedFromUI`.
     """
+    execute = partial(_execute, instance, termination)
     graph = defs.resolve_asset_graph()
     keys = [k for k in graph.toposorted_asset_keys if graph.get(k).is_materializable]
     # Assets that post to Discord (the weekly digest) are messages, not tables: building the graph
@@ -346,15 +358,12 @@ def materialize_graph(
     for group in observe_groups.values():
         _stop_if_requested(stop_requested, echo)
         # source assets are observed (row count, newest event …) so the UI shows their state too
-        result = _job(defs, group).execute_in_process(
-            run_config=QUIET_CONSOLE,
-            instance=instance,
-            asset_selection=group,
-            raise_on_error=False,
-            tags=dict(run_tags or {}),
-        )
+        result = execute(_job(defs, group), asset_selection=group, tags=dict(run_tags or {}))
         names = ", ".join(k.to_user_string() for k in group)
         if not result.success and interrupted(result):
+            if canceled(instance, result):
+                echo(f"observing {names}: terminated from the Dagster UI (run {result.run_id} canceled)")
+                raise TerminatedFromUI
             echo(f"observing {names}: interrupted (run {result.run_id} marked failed)")
             raise Interrupted
         echo(f"observed {names}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})")
@@ -380,14 +389,14 @@ def materialize_graph(
             _stop_if_requested(stop_requested, echo)
             echo(f"[{index}/{len(keys)}] {name}: {run.describe()} … ", nl=False)
             started = time.perf_counter()
-            result = job.execute_in_process(
-                run_config=QUIET_CONSOLE,
-                instance=instance,
-                asset_selection=[key],
-                raise_on_error=False,
-                **run.run_kwargs(run_tags),
-            )
+            result = execute(job, asset_selection=[key], **run.run_kwargs(run_tags))
             seconds = time.perf_counter() - started
+            if not result.success and interrupted(result) and canceled(instance, result):
+                echo(
+                    f"terminated from the Dagster UI after {seconds:.1f}s (run {result.run_id}"
+                    " canceled; what it had not committed was rolled back)"
+                )
+                raise TerminatedFromUI
             if not result.success and interrupted(result):
                 echo(
                     f"interrupted after {seconds:.1f}s (run {result.run_id} marked failed; what it"
@@ -416,6 +425,27 @@ def materialize_graph(
             bar.advance()
     echo(f"Materialized {len(keys)} assets in {time.perf_counter() - started_all:.1f}s.")
     return True
+
+
+def _execute(
+    instance: DagsterInstance, termination: TerminationWatch | None, job, **kwargs
+) -> ExecuteInProcessResult:
+    """One run of ``job`` in this process, watched for a Terminate clicked in the UI (its run id
+    is chosen here so that the watch knows it before the run starts)."""
+    run_id = str(uuid.uuid4())  # as Dagster makes one
+    watched = termination.watching(run_id) if termination is not None else nullcontext()
+    with watched:
+        return job.execute_in_process(
+            run_config=QUIET_CONSOLE, instance=instance, raise_on_error=False, run_id=run_id, **kwargs
+        )
+
+
+def canceled(instance: DagsterInstance, result: ExecuteInProcessResult) -> bool:
+    """Whether an interrupted run ended canceled: its termination was asked for in the UI."""
+    from dagster import DagsterRunStatus
+
+    run = instance.get_run_by_id(result.run_id)
+    return run is not None and run.status == DagsterRunStatus.CANCELED
 
 
 # The runs' full logs go to the instance's event log (the Dagster UI shows them); the terminal
@@ -463,7 +493,8 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
 
     Default range: all partitions that have data. Runs are recorded in the platform's Dagster
     instance, so they show in the UI. Ctrl-C / SIGTERM: the running run is marked failed and
-    rolled back, finished runs are kept, exit status 130.
+    rolled back, finished runs are kept, exit status 130. Terminate on the running run in the
+    Dagster UI does the same, the run marked canceled.
     """
     # SIGTERM (a supervisor, `kill`) stops the command as Ctrl-C does: by a KeyboardInterrupt until
     # the runs begin, then through StopSignals
@@ -480,8 +511,9 @@ def materialize_cmd(from_day: datetime | None, to_day: datetime | None) -> None:
     except (Interrupted, KeyboardInterrupt) as stop:
         if isinstance(stop, KeyboardInterrupt):  # before the runs began
             click.echo("interrupted before the first run")
+        who = "Terminated from the Dagster UI" if isinstance(stop, TerminatedFromUI) else "Interrupted"
         click.echo(
-            "Interrupted: the runs that finished are kept; run `pwr materialize` again to build the rest.",
+            f"{who}: the runs that finished are kept; run `pwr materialize` again to build the rest.",
             err=True,
         )
         sys.exit(INTERRUPTED_EXIT)
@@ -505,11 +537,11 @@ def _materialize(from_day: datetime | None, to_day: datetime | None) -> bool:
     # an unreachable or unmigrated warehouse is one line here, not a failed Dagster run per asset
     url = checked_warehouse()
     apply_env(settings, start=True)
-    from pwr_platform.cli.run_owner import fail_orphaned_runs, process_tags
     from pwr_platform.definitions import build_definitions
+    from pwr_platform.runtime.run_owner import fail_orphaned_runs, process_tags
 
     window = resolve_window(url, settings.tz, first, last)
-    with DagsterInstance.get() as instance, StopSignals() as signals:
+    with DagsterInstance.get() as instance, StopSignals() as signals, TerminationWatch() as termination:
         for run in fail_orphaned_runs(instance):
             assets = ", ".join(sorted(k.to_user_string() for k in run.asset_selection or ())) or run.job_name
             click.echo(
@@ -523,6 +555,7 @@ def _materialize(from_day: datetime | None, to_day: datetime | None) -> bool:
             window,
             stop_requested=signals.received,
             run_tags=process_tags(),
+            termination=termination,
         )
         if attached():
             with progress_bar("assets", None) as bar:

@@ -47,6 +47,12 @@ def instance_config() -> dict:
                 "config": {"postgres_url": {"env": STORAGE_URL_ENV}},
             }
         },
+        # Dagster's default launcher, which also terminates runs of `pwr materialize` (they run in
+        # that command's process, out of the default launcher's reach): runtime/run_launcher.py
+        "run_launcher": {
+            "module": "pwr_platform.runtime.run_launcher",
+            "class": "MaterializeAwareRunLauncher",
+        },
         # Dagster's public run-queue setting (the default run coordinator queues runs): on 2 cores
         # more parallel runs only queue up inside PostgreSQL. No class or module paths of Dagster's
         # here: they are Dagster's private layout and move between releases (the storage class

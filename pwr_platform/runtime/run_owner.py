@@ -38,7 +38,7 @@ def process_tags() -> dict[str, str]:
     return {PROCESS_TAG: f"{socket.gethostname()}/{me.boot_id}/{me.pid}/{me.start_ticks}"}
 
 
-def _process_gone(value: str) -> bool:
+def process_gone(value: str) -> bool:
     """Whether the process a tag names has ended (this host rebooted, no such pid, or a newer
     process under its pid). An unreadable value, or another host's process, is not taken for a
     dead process."""
@@ -69,7 +69,7 @@ def fail_orphaned_runs(instance: DagsterInstance) -> list[DagsterRun]:
             ]
         )
     )
-    orphaned = [run for run in unfinished if PROCESS_TAG in run.tags and _process_gone(run.tags[PROCESS_TAG])]
+    orphaned = [run for run in unfinished if PROCESS_TAG in run.tags and process_gone(run.tags[PROCESS_TAG])]
     for run in orphaned:
         pid = run.tags[PROCESS_TAG].split("/")[2]
         instance.report_run_failed(
