@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -27,7 +28,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres
+from pwr_platform.runtime.embedded_postgres import EmbeddedPostgres, port_taken
 from pwr_platform.warehouse import migrate
 from pwr_platform.warehouse.connection import with_database
 
@@ -148,15 +149,25 @@ def pg_server_url() -> Iterator[str]:
         yield with_database(external, "postgres")
         return
     suffix = f"-{WORKER}" if WORKER else ""
-    server = EmbeddedPostgres(
-        pgdata=REPO_ROOT / ".pwr" / f"test-pgdata{suffix}",
-        port=worker_port("PWR_TEST_DB_PORT", 54339),
-        secrets_dir=REPO_ROOT / ".pwr" / f"test-secrets{suffix}",
-    )
+
+    def server_on(port: int) -> EmbeddedPostgres:
+        return EmbeddedPostgres(
+            pgdata=REPO_ROOT / ".pwr" / f"test-pgdata{suffix}",
+            port=port,
+            secrets_dir=REPO_ROOT / ".pwr" / f"test-secrets{suffix}",
+        )
+
+    server = server_on(worker_port("PWR_TEST_DB_PORT", 54339))
     # Workers start their servers one at a time: as root, the first start creates the system
     # user that owns the data directory, and two concurrent `useradd`s would collide.
     with _server_start_lock():
         already_running = server.is_initialized and server.running_port() is not None
+        if not already_running and port_taken(server.port):
+            # the fixed port lies in the range handed out to outgoing connections: one of the
+            # machine's connections may hold it for a while; any free port will do
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                server = server_on(sock.getsockname()[1])
         server.start()
     yield server.url("postgres")
     if not already_running:

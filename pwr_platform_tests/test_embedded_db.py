@@ -6,6 +6,7 @@ import os
 import socket
 
 import psycopg
+import pytest
 
 from pwr_platform_tests.conftest import run_pwr
 
@@ -76,13 +77,18 @@ def test_restart_after_a_parent_directory_was_made_private(tmp_path) -> None:
         _pwr(env, "db", "stop")
 
 
-def test_port_taken_is_one_clear_line_not_a_traceback(tmp_path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = {"PWR_HOME": str(tmp_path / "home"), "PWR_DB_PORT": str(port)}
-        result = _pwr(env, "db", "start")
+@pytest.mark.parametrize("holder", ["a listening program", "an outgoing connection's local port"])
+def test_port_taken_is_one_clear_line_not_a_traceback(tmp_path, holder: str) -> None:
+    """Also when the port is only the local port of a connection (nothing answers on it, yet
+    PostgreSQL cannot bind it: it used to end in "could not create any TCP/IP sockets")."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()) as client:
+            taken = listener if holder == "a listening program" else client
+            port = taken.getsockname()[1]  # the client's port: nothing listens on it
+            env = {"PWR_HOME": str(tmp_path / "home"), "PWR_DB_PORT": str(port)}
+            result = _pwr(env, "db", "start")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert f"127.0.0.1:{port} is taken by another program; set PWR_DB_PORT" in result.stderr

@@ -181,7 +181,7 @@ class EmbeddedPostgres:
         port = self.running_port()
         if port is not None:
             return port
-        if _port_in_use(self.port):
+        if port_taken(self.port):
             raise EmbeddedPostgresError(
                 f"127.0.0.1:{self.port} is taken by another program; set PWR_DB_PORT to a free port"
             )
@@ -245,6 +245,23 @@ def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def port_taken(port: int) -> bool:
+    """Whether PostgreSQL could not listen on 127.0.0.1:``port``: something listens there, or
+    another socket holds it as its own address. Ports from 32768 up are also handed out as the
+    local ports of outgoing connections, and PostgreSQL's bind then fails ("could not create any
+    TCP/IP sockets") although nothing answers a connection: so bind as PostgreSQL does
+    (SO_REUSEADDR, so a closed connection's TIME_WAIT does not count)."""
+    if _port_in_use(port):
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def _wait_for_port(port: int, timeout: float) -> None:
