@@ -12,7 +12,9 @@ connection holds a lock the run needs, so the run is caught at a known point:
 
 Terminate must then end the run (CANCELED), end its PostgreSQL statement (no backend of it left,
 nothing written once the lock is released), and leave the table whole, keys and indexes included;
-the same click on Materialize afterwards must write what the asset's SQL says.
+the same click on Materialize afterwards must write what the asset's SQL says. The same holds for
+a run of `pwr materialize`, which executes its runs in its own process: Terminate and Force
+termination stop the command at that run (``runtime/run_launcher.py``, ``cli/ui_termination.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from pwr_platform.runtime.dagster_instance import dagster_env
-from pwr_platform.runtime.run_owner import PROCESS_TAG
+from pwr_platform.runtime.run_owner import PROCESS_TAG, tagged_process
 from pwr_platform.runtime.services import start_dagster
 from pwr_platform.runtime.stack_status import _environment, daemon_heartbeats
 from pwr_platform.settings import PwrSettings
@@ -294,7 +296,9 @@ def started_run_of(settings: PwrSettings, pid: int) -> DagsterRun:
     while True:
         with stack_instance(settings) as instance:
             runs = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED]))
-        mine = [r for r in runs if r.tags.get(PROCESS_TAG, "").split("/")[2:3] == [str(pid)]]
+        mine = [
+            r for r in runs if PROCESS_TAG in r.tags and tagged_process(r.tags[PROCESS_TAG])[1] == str(pid)
+        ]
         if mine:
             return mine[0]
         assert time.monotonic() < deadline, f"no started run of pwr materialize (pid {pid})"

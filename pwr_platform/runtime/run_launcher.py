@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dagster import DefaultRunLauncher
 
-from pwr_platform.runtime.run_owner import PROCESS_TAG, process_gone
+from pwr_platform.runtime.run_owner import PROCESS_TAG, process_gone, tagged_process
 
 
 class MaterializeAwareRunLauncher(DefaultRunLauncher):
@@ -30,7 +30,7 @@ class MaterializeAwareRunLauncher(DefaultRunLauncher):
         run = self._instance.get_run_by_id(run_id)
         if run is None or run.is_finished or PROCESS_TAG not in run.tags:
             return super().terminate(run_id)
-        host, _, pid, _ = (run.tags[PROCESS_TAG].split("/") + ["?"] * 4)[:4]
+        host, pid = tagged_process(run.tags[PROCESS_TAG])
         if process_gone(run.tags[PROCESS_TAG]):
             self._instance.report_engine_event(
                 message=(

@@ -38,6 +38,12 @@ def process_tags() -> dict[str, str]:
     return {PROCESS_TAG: f"{socket.gethostname()}/{me.boot_id}/{me.pid}/{me.start_ticks}"}
 
 
+def tagged_process(value: str) -> tuple[str, str]:
+    """The host name and pid a process tag names, for messages ("?" for what it lacks)."""
+    host, _, pid, _ = (value.split("/") + ["?"] * 4)[:4]
+    return host, pid
+
+
 def process_gone(value: str) -> bool:
     """Whether the process a tag names has ended (this host rebooted, no such pid, or a newer
     process under its pid). An unreadable value, or another host's process, is not taken for a
@@ -71,7 +77,7 @@ def fail_orphaned_runs(instance: DagsterInstance) -> list[DagsterRun]:
     )
     orphaned = [run for run in unfinished if PROCESS_TAG in run.tags and process_gone(run.tags[PROCESS_TAG])]
     for run in orphaned:
-        pid = run.tags[PROCESS_TAG].split("/")[2]
+        _, pid = tagged_process(run.tags[PROCESS_TAG])
         instance.report_run_failed(
             run,
             message=(
