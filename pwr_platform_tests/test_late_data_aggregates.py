@@ -5,6 +5,7 @@ daily / weekly / monthly partitions holding them — nothing stale, nothing else
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from time import sleep
 
 import psycopg
 from dagster import DagsterInstance
@@ -135,19 +136,36 @@ def daily_matches_sessions(conn, day: date) -> list[tuple]:
     ).fetchall()
 
 
+def moment_inside_today() -> tuple[datetime, date, timedelta]:
+    """Now, today (PWR_TIMEZONE) and how far back "minutes ago" may reach while staying in today.
+
+    The live run builds today's partition only: a session of "4 minutes ago" run at 00:01 belongs
+    to yesterday, the late-data sensor's (this test failed so in a suite run just after midnight).
+    So the span shrinks to the part of today already past (4 minutes at most); in the first 20 s of
+    a day, or in the last minute before midnight (the test's runs would cross it), it waits."""
+    tz = get_settings().tz
+    while True:
+        now = datetime.now(UTC).replace(microsecond=0)
+        today = now.astimezone(tz).date()
+        into_today = now - datetime.combine(today, time(), tzinfo=tz)
+        left_of_today = datetime.combine(today + timedelta(days=1), time(), tzinfo=tz) - now
+        if into_today >= timedelta(seconds=20) and left_of_today >= timedelta(minutes=1):
+            return now, today, min(timedelta(minutes=4), into_today)
+        sleep(min(left_of_today, timedelta(seconds=20)).total_seconds() + 1)
+
+
 def test_the_live_run_carries_today_and_a_late_day_still_lands(warehouse_conn, warehouse_url) -> None:
     """Issue 16: a session that finished minutes ago reaches today's daily partition and
     member_trend in the core refresh's own run (live_refresh_job, today's partition), not at the
     next hourly tick; a late event for a past day, sessionized in that same run, still lands in its
     own day (and its week after) through the late-data sensor, which never requests today."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    today = datetime.now(get_settings().tz).date()
+    now, today, span = moment_inside_today()
     late = today - timedelta(days=10)
     insert_voice(
         warehouse_conn,
         [
-            Voice(1, "join", now - timedelta(minutes=4), CHANNEL),
-            Voice(1, "leave", now - timedelta(minutes=2), CHANNEL),
+            Voice(1, "join", now - span, CHANNEL),
+            Voice(1, "leave", now - span / 2, CHANNEL),
             Voice(2, "join", evening(late), CHANNEL),
             Voice(2, "leave", evening(late, 30), CHANNEL),
         ],
@@ -191,8 +209,8 @@ def test_the_live_run_carries_today_and_a_late_day_still_lands(warehouse_conn, w
         insert_voice(
             warehouse_conn,
             [
-                Voice(3, "join", now - timedelta(minutes=1), CHANNEL),
-                Voice(3, "leave", now - timedelta(seconds=30), CHANNEL),
+                Voice(3, "join", now - span / 4, CHANNEL),
+                Voice(3, "leave", now - span / 8, CHANNEL),
                 Voice(4, "join", evening(late, 40), CHANNEL),
                 Voice(4, "leave", evening(late, 50), CHANNEL),
             ],

@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 POLL_SECONDS = 1.0
 """How often the run's status is read: one indexed read of the run storage a second, while a run goes."""
@@ -61,17 +61,35 @@ class TerminationWatch:
 
         asked = {DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED}
         signalled: set[str] = set()
-        # its own instance (the environment is the command's): the main thread's is busy with the run
-        with DagsterInstance.get() as instance:
+        # Its own instance (the environment is the command's): the main thread's is busy with the
+        # run. Opened at the first look and again after a failed one, inside the same ``try``: when
+        # the Dagster storage is unreachable the command's runs meet it too and say so in one line,
+        # so this thread must not add a stack trace of its own; it looks again a second later.
+        instance = None
+        try:
             while not self._stopped.wait(self._poll_seconds):
                 run_id = self._run_id
                 if run_id is None or run_id in signalled:
                     continue
                 try:
+                    if instance is None:
+                        instance = DagsterInstance.get()
                     run = instance.get_run_by_id(run_id)
                 except Exception:  # noqa: BLE001 - storage unreachable: the run meets it too; look again
+                    instance = _disposed(instance)
                     continue
                 with self._lock:
                     if run is not None and run.status in asked and self._run_id == run_id:
                         signalled.add(run_id)
                         os.kill(os.getpid(), signal.SIGINT)
+        finally:
+            _disposed(instance)
+
+
+def _disposed(instance) -> None:
+    """Close ``instance`` if there is one, quietly (its storage may be what failed); return None,
+    so the next look opens a fresh one."""
+    if instance is not None:
+        with suppress(Exception):  # closing a broken pool: nothing to tell the user
+            instance.dispose()
+    return None

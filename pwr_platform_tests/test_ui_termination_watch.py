@@ -1,0 +1,62 @@
+"""The watch that lets Terminate in the Dagster UI stop `pwr materialize` survives an unreachable
+Dagster storage: no stack trace of its own beside the command's one-line error, and once the
+storage answers again it still stops a run whose termination was asked for."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from pwr_platform.cli.ui_termination import TerminationWatch
+from pwr_platform.runtime.dagster_instance import STORAGE_URL_ENV
+
+
+def test_the_watch_waits_out_an_unreachable_storage_quietly_then_stops_the_canceled_run(
+    platform_instance, tmp_path, monkeypatch, capfd
+):
+    from dagster import DagsterRun, DagsterRunStatus
+
+    platform_instance.add_run(DagsterRun(job_name="asked", run_id="asked", status=DagsterRunStatus.CANCELING))
+    reachable = os.environ[STORAGE_URL_ENV]
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # the fixture's dagster.yaml
+    monkeypatch.setenv(STORAGE_URL_ENV, "postgresql+psycopg2://postgres@127.0.0.1:1/nowhere")
+
+    interrupted = threading.Event()
+    raised = _thread_exceptions(monkeypatch)
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        with TerminationWatch(poll_seconds=0.1) as watch, watch.watching("asked"):
+            assert not interrupted.wait(2.0), "the watch acted without reading the run"
+            monkeypatch.setenv(STORAGE_URL_ENV, reachable)
+            assert interrupted.wait(15), "the watch gave up after the storage failed once"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _, err = capfd.readouterr()
+    assert "Traceback" not in err, err
+    assert raised == [], raised
+    assert watch._thread.is_alive() is False
+
+
+def test_the_watch_says_nothing_and_sends_nothing_without_a_dagster_home(monkeypatch, capfd):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    interrupted = threading.Event()
+    raised = _thread_exceptions(monkeypatch)
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        with TerminationWatch(poll_seconds=0.05) as watch, watch.watching("any"):
+            time.sleep(0.5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not interrupted.is_set()
+    _, err = capfd.readouterr()
+    assert "Traceback" not in err, err
+    assert raised == [], raised
+
+
+def _thread_exceptions(monkeypatch) -> list[str]:
+    """Exceptions that end a thread (Python would print their stack trace to stderr)."""
+    raised: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(repr(args.exc_value)))
+    return raised
