@@ -15,11 +15,14 @@ nothing written once the lock is released), and leave the table whole, keys and 
 the same click on Materialize afterwards must write what the asset's SQL says. The same holds for
 a run of `pwr materialize`, which executes its runs in its own process: Terminate and Force
 termination stop the command at that run (``runtime/run_launcher.py``, ``cli/ui_termination.py``).
+*Cancel backfill* on a backfill's page ends its run the same way. And a `pwr materialize` killed
+outright leaves a run no one ends: the daemon's run monitoring must mark it failed on its own.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,7 +33,7 @@ import psycopg
 import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-from pwr_platform.runtime.dagster_instance import dagster_env
+from pwr_platform.runtime.dagster_instance import RUN_MONITORING_SECONDS, dagster_env
 from pwr_platform.runtime.run_owner import PROCESS_TAG, tagged_process
 from pwr_platform.runtime.services import start_dagster
 from pwr_platform.runtime.stack_status import _environment, daemon_heartbeats
@@ -305,6 +308,23 @@ def started_run_of(settings: PwrSettings, pid: int) -> DagsterRun:
         time.sleep(0.5)
 
 
+@contextmanager
+def materialize_held_on_daily(
+    settings: PwrSettings, env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen, DagsterRun]]:
+    """`pwr materialize` started while a second session holds the daily table's lock: its process
+    and its started run, once its daily run waits on that lock. When the block ends the process is
+    killed (if it still runs) and the lock released."""
+    url = env["PWR_DATABASE_URL"]
+    with locked(url, "LOCK TABLE pwr_agg.member_voice_daily IN ACCESS EXCLUSIVE MODE") as locker:
+        proc = start_pwr(env, "materialize")
+        try:
+            waiting_backend(url, locker, "pwr_agg.member_voice_daily")
+            yield proc, started_run_of(settings, proc.pid)
+        finally:
+            proc.kill()
+
+
 def test_terminate_in_the_ui_stops_pwr_materialize_at_its_run_and_commits_nothing(
     stack: tuple[PwrSettings, dict[str, str]],
 ) -> None:
@@ -327,15 +347,9 @@ def test_terminate_in_the_ui_stops_pwr_materialize_at_its_run_and_commits_nothin
                     "(SELECT max(activity_date) FROM pwr_agg.member_voice_daily)"
                 )
             before = table_state(url, *daily)
-            with locked(url, "LOCK TABLE pwr_agg.member_voice_daily IN ACCESS EXCLUSIVE MODE") as locker:
-                proc = start_pwr(env, "materialize")
-                try:
-                    waiting_backend(url, locker, "pwr_agg.member_voice_daily")
-                    run = started_run_of(settings, proc.pid)
-                    terminate_in_ui(page, base, run.run_id, force=force)
-                    out, err = proc.communicate(timeout=120)
-                finally:
-                    proc.kill()
+            with materialize_held_on_daily(settings, env) as (proc, run):
+                terminate_in_ui(page, base, run.run_id, force=force)
+                out, err = proc.communicate(timeout=120)
             time.sleep(2)  # the lock is free: a statement that had survived would commit now
             assert table_state(url, *daily) == before
             assert proc.returncode == 130, out + err
@@ -357,3 +371,100 @@ def test_terminate_in_the_ui_stops_pwr_materialize_at_its_run_and_commits_nothin
     again = run_pwr(env, "materialize")
     assert again.returncode == 0, again.stdout + again.stderr
     assert table_state(url, *daily) == whole
+
+
+def test_the_daemon_marks_failed_the_run_of_a_killed_pwr_materialize(
+    stack: tuple[PwrSettings, dict[str, str]],
+) -> None:
+    """A `pwr materialize` killed (SIGKILL: the OOM killer, a container stopped) leaves Dagster no
+    moment to record its run's end: the run stayed STARTED, shown as running and holding a slot of
+    the run queue, until someone ran the command again on the same host (never, for a container
+    of `docker compose run`). The daemon's run monitoring now asks the run launcher every minute
+    and marks it failed on its own, with the reason in the run's log; PostgreSQL rolled back what
+    the run had not committed."""
+    settings, env = stack
+    url = env["PWR_DATABASE_URL"]
+    daily = ("pwr_agg.member_voice_daily", "activity_date, member_id")
+    before = table_state(url, *daily)
+    with materialize_held_on_daily(settings, env) as (proc, run):
+        proc.kill()
+        proc.communicate(timeout=60)
+    deadline = time.monotonic() + 2 * RUN_MONITORING_SECONDS + 60
+    while True:
+        with stack_instance(settings) as instance:
+            status = instance.get_run_by_id(run.run_id).status
+            said = [entry.message for entry in instance.all_logs(run.run_id)]
+        if status != DagsterRunStatus.STARTED:
+            break
+        assert time.monotonic() < deadline, "the killed command's run is still STARTED"
+        time.sleep(2)
+    assert status == DagsterRunStatus.FAILURE
+    assert any(
+        f"(pid {proc.pid}) ended without finishing it (killed)" in m
+        and "Marked failed by the daemon's run monitoring." in m
+        for m in said
+    ), said
+    time.sleep(2)  # the lock is free: a statement that had survived would commit now
+    assert table_state(url, *daily) == before
+
+
+def cancel_backfill_in_ui(page, base: str, backfill_id: str) -> None:
+    """The backfill's page, its actions menu (the ⌄ button at the top right), *Cancel backfill*,
+    and the dialog's own *Cancel backfill*, as an engineer does; the dialog closes once the
+    backfill is marked canceling."""
+    page.goto(f"{base}/runs/b/{backfill_id}", wait_until="networkidle")
+    # the header's only icon button: its ⌄ icon (role img, labelled with the icon's name)
+    page.locator("button:has([role=img][aria-label=expand_more])").first.click()
+    page.get_by_role("menuitem", name="Cancel backfill").click()
+    dialog = page.locator("[role=dialog]")
+    dialog.get_by_text("In progress runs associated with this backfill will be canceled").wait_for()
+    dialog.get_by_role("button", name="Cancel backfill").click()
+    dialog.wait_for(state="detached")
+
+
+def backfill_status(settings: PwrSettings, backfill_id: str, within_s: float, wanted: str) -> str:
+    """The backfill's status (its name, e.g. "CANCELED") once it is ``wanted`` or ``within_s`` passed."""
+    deadline = time.monotonic() + within_s
+    while True:
+        with stack_instance(settings) as instance:
+            status = instance.get_backfill(backfill_id).status.value
+        if status == wanted or time.monotonic() > deadline:
+            return status
+        time.sleep(1)
+
+
+def test_cancel_backfill_in_the_ui_ends_its_run_and_leaves_the_table_whole(
+    stack: tuple[PwrSettings, dict[str, str]],
+) -> None:
+    """*Cancel backfill* on a backfill's page: the daemon then asks the run launcher to terminate
+    each run of the backfill, as Terminate does. A whole-history backfill of
+    ``member_voice_daily``, caught inside its rebuild, must end CANCELED with its statement gone
+    from PostgreSQL, the backfill must say Canceled, and readers must see the table as before."""
+    settings, env = stack
+    url = env["PWR_DATABASE_URL"]
+    base = f"http://127.0.0.1:{env['PWR_DAGSTER_PORT']}"
+    seen = set(ui_runs(settings))
+    daily_before = table_state(url, "pwr_agg.member_voice_daily", "activity_date, member_id")
+    assert daily_before[0] and daily_before[1], "the demo warehouse is empty"
+
+    with browser_page("cancel-backfill") as page:
+        with locked(url, "LOCK TABLE pwr_core.stale_aggregate_days IN EXCLUSIVE MODE") as locker:
+            materialize_in_ui(page, base, "pwr_agg/member_voice_daily", all_partitions=True)
+            (run,) = new_ui_runs(settings, seen)
+            backfill_id = run.tags["dagster/backfill"]
+            pid = waiting_backend(url, locker, "Delete the marks read before the run")
+            assert holds_exclusive_lock(url, pid, "pwr_agg.member_voice_daily"), (
+                "the run is not inside its whole-table rebuild"
+            )
+            cancel_backfill_in_ui(page, base, backfill_id)
+            # the backfill daemon acts on its next pass (every 30 s)
+            assert ended(settings, run.run_id, 120) == DagsterRunStatus.CANCELED
+            assert pid not in [p for p, *_ in backends(url, locker.info.backend_pid)], (
+                "the run was marked canceled, but its statement still waits in PostgreSQL"
+            )
+            assert table_state(url, "pwr_agg.member_voice_daily", "activity_date, member_id") == daily_before
+        time.sleep(2)  # the lock is free: a statement that had survived would run now
+        assert table_state(url, "pwr_agg.member_voice_daily", "activity_date, member_id") == daily_before
+        assert backfill_status(settings, backfill_id, 120, "CANCELED") == "CANCELED"
+        page.goto(f"{base}/runs/b/{backfill_id}", wait_until="networkidle")
+        page.get_by_text("Canceled", exact=True).first.wait_for()

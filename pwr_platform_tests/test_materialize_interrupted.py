@@ -25,7 +25,13 @@ import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, Definitions, asset, instance_for_test
 
 from pwr_platform.cli.materialize import Interrupted, StopSignals, materialize_graph
-from pwr_platform.runtime.run_owner import PROCESS_TAG, fail_orphaned_runs, process_tags
+from pwr_platform.runtime.run_owner import (
+    HEARTBEAT_KEY,
+    PROCESS_TAG,
+    SILENT_AFTER_SECONDS,
+    fail_orphaned_runs,
+    process_tags,
+)
 from pwr_platform.warehouse.connection import sqlalchemy_url
 from pwr_platform_tests.conftest import create_database, drop_database, run_pwr, start_pwr
 from pwr_platform_tests.demo_warehouse import simulate
@@ -240,9 +246,10 @@ def test_a_stop_asked_between_runs_starts_no_further_run() -> None:
 def test_only_unfinished_runs_of_a_dead_materialize_process_are_marked_failed() -> None:
     """The tag names a process by host, boot, pid and start time: a live process (this one), a
     run the daemon launched (no tag), a finished run, another host's process (another machine or
-    container: it cannot be seen from here) and an unreadable tag are left alone; a process that
-    ended, a pid now used by a newer process, or a boot before this one make its unfinished runs
-    failed."""
+    container: it cannot be seen from here) that started its run just now or said it lives a
+    moment ago, and an unreadable tag are left alone; a process that ended, a pid now used by a
+    newer process, a boot before this one, or another host's process silent for longer than
+    SILENT_AFTER_SECONDS make its unfinished runs failed."""
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
@@ -255,6 +262,8 @@ def test_only_unfinished_runs_of_a_dead_materialize_process_are_marked_failed() 
         "pid reused": f"{host}/{boot}/{pid}/{int(ticks) - 1}",
         "other boot": f"{host}/00000000-0000-0000-0000-000000000000/{pid}/{ticks}",
         "other host": f"another-{host}/{boot}/{dead_pid}/1",
+        "other host, heard": f"another-{host}/{boot}/{dead_pid}/2",
+        "other host, silent": f"another-{host}/{boot}/{dead_pid}/3",
         "unreadable": f"{host}/{boot}/not-a-pid/1",
     }
     with instance_for_test() as instance:
@@ -263,13 +272,24 @@ def test_only_unfinished_runs_of_a_dead_materialize_process_are_marked_failed() 
                 DagsterRun(job_name=name, status=DagsterRunStatus.STARTED, tags={PROCESS_TAG: value})
             )
         instance.add_run(DagsterRun(job_name="by the daemon", status=DagsterRunStatus.STARTED))
+        instance.daemon_cursor_storage.set_cursor_values(
+            {
+                HEARTBEAT_KEY + tags["other host, heard"]: f"{time.time() - 30:.0f}",
+                HEARTBEAT_KEY + tags["other host, silent"]: f"{time.time() - SILENT_AFTER_SECONDS - 5:.0f}",
+            }
+        )
         instance.add_run(
             DagsterRun(
                 job_name="finished", status=DagsterRunStatus.SUCCESS, tags={PROCESS_TAG: tags["ended"]}
             )
         )
         failed = fail_orphaned_runs(instance)
-        assert sorted(r.job_name for r in failed) == ["ended", "other boot", "pid reused"]
+        assert sorted(r.job_name for r in failed) == [
+            "ended",
+            "other boot",
+            "other host, silent",
+            "pid reused",
+        ]
         status = {r.job_name: r.status for r in instance.get_runs()}
         assert status == {
             "live": DagsterRunStatus.STARTED,
@@ -277,8 +297,17 @@ def test_only_unfinished_runs_of_a_dead_materialize_process_are_marked_failed() 
             "pid reused": DagsterRunStatus.FAILURE,
             "other boot": DagsterRunStatus.FAILURE,
             "other host": DagsterRunStatus.STARTED,
+            "other host, heard": DagsterRunStatus.STARTED,
+            "other host, silent": DagsterRunStatus.FAILURE,
             "unreadable": DagsterRunStatus.STARTED,
             "by the daemon": DagsterRunStatus.STARTED,
             "finished": DagsterRunStatus.SUCCESS,
         }
+        (silent,) = [r for r in failed if r.job_name == "other host, silent"]
+        said = [entry.message for entry in instance.all_logs(silent.run_id)]
+        assert any(
+            f"(pid {dead_pid} on another-{host}) has said nothing for" in m
+            and "Marked failed by the next" in m
+            for m in said
+        ), said
         assert fail_orphaned_runs(instance) == []  # once

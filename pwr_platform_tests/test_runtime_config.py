@@ -101,3 +101,65 @@ def test_the_launcher_asks_a_live_pwr_materialize_to_stop_its_run_and_names_a_de
     assert status["gone"] == DagsterRunStatus.STARTED  # Force termination remains the UI's offer
     said = [entry.message for entry in platform_instance.all_logs("gone")]
     assert any("is gone: nothing is left to stop. Use Force termination" in m for m in said), said
+
+
+def test_the_daemons_run_monitoring_hears_from_the_launcher_which_pwr_materialize_runs_are_dead(
+    platform_instance,
+):
+    """The daemon's run monitoring (on, every minute) asks the launcher whether a started run's
+    worker lives. A run of `pwr materialize` is dead when its process of this host is gone, or its
+    process of another host (a container, a machine) has been silent for SILENT_AFTER_SECONDS; its
+    answer carries the reason the daemon writes into the run's log. Everything else is RUNNING, as
+    Dagster's own launcher would leave it."""
+    import subprocess
+    import sys
+    import time
+
+    from dagster import DagsterRun, DagsterRunStatus
+    from dagster._core.launcher import WorkerStatus
+
+    from pwr_platform.runtime.dagster_instance import RUN_MONITORING_SECONDS
+    from pwr_platform.runtime.run_owner import HEARTBEAT_KEY, PROCESS_TAG, SILENT_AFTER_SECONDS, process_tags
+
+    assert platform_instance.run_monitoring_enabled
+    assert platform_instance.run_monitoring_poll_interval_seconds == RUN_MONITORING_SECONDS
+    (mine,) = process_tags().values()
+    host, boot, _, _ = mine.split("/")
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    elsewhere = f"container-{host}/{boot}/{int(ended.stdout)}"
+    tags = {
+        "live": mine,
+        "gone": f"{host}/{boot}/{int(ended.stdout)}/1",
+        "heard": f"{elsewhere}/1",
+        "silent": f"{elsewhere}/2",
+        "just started": f"{elsewhere}/3",
+    }
+    platform_instance.daemon_cursor_storage.set_cursor_values(
+        {
+            HEARTBEAT_KEY + tags["heard"]: f"{time.time() - 25:.0f}",
+            HEARTBEAT_KEY + tags["silent"]: f"{time.time() - SILENT_AFTER_SECONDS - 60:.0f}",
+        }
+    )
+    runs = {name: {PROCESS_TAG: value} for name, value in tags.items()} | {"untagged": {}}
+    for name, run_tags in runs.items():
+        platform_instance.add_run(
+            DagsterRun(job_name=name, run_id=name, status=DagsterRunStatus.STARTED, tags=run_tags)
+        )
+    launcher = platform_instance.run_launcher
+    assert launcher.supports_check_run_worker_health
+    health = {name: launcher.check_run_worker_health(platform_instance.get_run_by_id(name)) for name in runs}
+    assert {name: h.status for name, h in health.items()} == {
+        "live": WorkerStatus.RUNNING,
+        "gone": WorkerStatus.FAILED,
+        "heard": WorkerStatus.RUNNING,
+        "silent": WorkerStatus.FAILED,
+        "just started": WorkerStatus.RUNNING,
+        "untagged": WorkerStatus.RUNNING,
+    }
+    assert health["gone"].msg.startswith(
+        f"The `pwr materialize` process that ran this run (pid {ended.stdout.strip()}) ended"
+    )
+    assert f"on container-{host}) has said nothing for 2" in health["silent"].msg  # 240 s
+    assert health["silent"].msg.endswith("Marked failed by the daemon's run monitoring.")

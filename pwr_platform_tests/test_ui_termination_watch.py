@@ -11,6 +11,7 @@ import time
 
 from pwr_platform.cli.ui_termination import TerminationWatch
 from pwr_platform.runtime.dagster_instance import STORAGE_URL_ENV
+from pwr_platform.runtime.run_owner import HEARTBEAT_KEY
 
 
 def test_the_watch_waits_out_an_unreachable_storage_quietly_then_stops_the_canceled_run(
@@ -60,3 +61,26 @@ def _thread_exceptions(monkeypatch) -> list[str]:
     raised: list[str] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(repr(args.exc_value)))
     return raised
+
+
+def test_the_watch_writes_the_commands_heartbeat_while_a_run_goes_and_only_then(
+    platform_instance, tmp_path, monkeypatch
+):
+    """The heartbeat by which the daemon tells a `pwr materialize` of another container or machine
+    from a dead one (run_owner.why_gone): written at the first look once a run is watched."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # the fixture's dagster.yaml and storage
+    tag = "container-host/boot/4242/17"
+    key = HEARTBEAT_KEY + tag
+
+    def heard() -> str | None:
+        return platform_instance.daemon_cursor_storage.get_cursor_values({key}).get(key)
+
+    with TerminationWatch(tag, poll_seconds=0.05) as watch:
+        time.sleep(0.5)
+        assert heard() is None  # no run: nothing is held, nothing to say
+        with watch.watching("some-run"):
+            deadline = time.monotonic() + 15
+            while heard() is None:
+                assert time.monotonic() < deadline, "no heartbeat while a run was watched"
+                time.sleep(0.05)
+    assert abs(float(heard()) - time.time()) < 30

@@ -538,10 +538,14 @@ def _materialize(from_day: datetime | None, to_day: datetime | None) -> bool:
     url = checked_warehouse()
     apply_env(settings, start=True)
     from pwr_platform.definitions import build_definitions
-    from pwr_platform.runtime.run_owner import fail_orphaned_runs, process_tags
+    from pwr_platform.runtime.run_owner import PROCESS_TAG, fail_orphaned_runs, process_tags
 
     window = resolve_window(url, settings.tz, first, last)
-    with DagsterInstance.get() as instance, StopSignals() as signals, TerminationWatch() as termination:
+    with (
+        DagsterInstance.get() as instance,
+        StopSignals() as signals,
+        TerminationWatch(process_tags().get(PROCESS_TAG)) as termination,
+    ):
         for run in fail_orphaned_runs(instance):
             assets = ", ".join(sorted(k.to_user_string() for k in run.asset_selection or ())) or run.job_name
             click.echo(

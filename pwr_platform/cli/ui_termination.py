@@ -11,6 +11,10 @@ termination request: once the run's status is CANCELING or CANCELED, the command
 itself as Ctrl-C does. Dagster then ends the run as canceled (its rule for an interrupted run
 whose status says termination was asked for), PostgreSQL rolls back what the run had not
 committed, and the command stops with one line saying who stopped it.
+
+The same thread writes the command's heartbeat into the Dagster storage while a run goes
+(``runtime/run_owner.py``): if the command is killed in a container or on another machine, the
+daemon's run monitoring sees the silence and marks its run failed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -27,9 +32,11 @@ POLL_SECONDS = 1.0
 
 class TerminationWatch:
     """A thread that reads the status of the run being executed (see :meth:`watching`) and
-    sends this process SIGINT once a termination of it was asked for, at most once per run."""
+    sends this process SIGINT once a termination of it was asked for, at most once per run; and,
+    while a run goes, writes the heartbeat of the process ``process_tag`` names (when given)."""
 
-    def __init__(self, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(self, process_tag: str | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+        self._process_tag = process_tag
         self._poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._run_id: str | None = None
@@ -59,6 +66,8 @@ class TerminationWatch:
     def _watch(self) -> None:
         from dagster import DagsterInstance, DagsterRunStatus
 
+        from pwr_platform.runtime.run_owner import HEARTBEAT_SECONDS, record_heartbeat
+
         asked = {DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED}
         signalled: set[str] = set()
         # Its own instance (the environment is the command's): the main thread's is busy with the
@@ -66,6 +75,7 @@ class TerminationWatch:
         # the Dagster storage is unreachable the command's runs meet it too and say so in one line,
         # so this thread must not add a stack trace of its own; it looks again a second later.
         instance = None
+        beat_at = float("-inf")
         try:
             while not self._stopped.wait(self._poll_seconds):
                 run_id = self._run_id
@@ -74,6 +84,9 @@ class TerminationWatch:
                 try:
                     if instance is None:
                         instance = DagsterInstance.get()
+                    if self._process_tag and time.monotonic() - beat_at >= HEARTBEAT_SECONDS:
+                        record_heartbeat(instance, self._process_tag)
+                        beat_at = time.monotonic()
                     run = instance.get_run_by_id(run_id)
                 except Exception:  # noqa: BLE001 - storage unreachable: the run meets it too; look again
                     instance = _disposed(instance)

@@ -21,6 +21,8 @@ STORAGE_URL_ENV = "PWR_DAGSTER_STORAGE_URL"
 # gRPC workspace of write_workspace instead.
 WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 MAX_CONCURRENT_RUNS = 4
+RUN_MONITORING_SECONDS = 60
+"""How often the daemon checks the started runs (``run_monitoring`` below)."""
 DEQUEUE_INTERVAL_SECONDS = 15
 # How often the daemon's run-retry consumer (which reads the event log for failed runs) and its
 # freshness evaluator wake up. Dagster reads these only from the environment, not dagster.yaml;
@@ -68,6 +70,12 @@ def instance_config() -> dict:
         # dagster/max_retries: the core refresh and the aggregate jobs, all idempotent); the
         # attendance sensor retries its own runs (defs/sensors.py), so the default is none.
         "run_retries": {"enabled": True, "max_retries": 0},
+        # The daemon asks the run launcher every minute whether each started run's worker lives:
+        # a run of a `pwr materialize` killed (here, or in a container or on a machine that stopped)
+        # is marked failed with the reason (runtime/run_owner.py), so it no longer holds one of
+        # the queue's slots. Dagster's defaults for the rest: a run not started in 180 s fails, a
+        # run canceling for 180 s is marked canceled.
+        "run_monitoring": {"enabled": True, "poll_interval_seconds": RUN_MONITORING_SECONDS},
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
         "retention": {"schedule": {"purge_after_days": 30}, "sensor": {"purge_after_days": {"skipped": 7}}},

@@ -12,17 +12,25 @@ since the Dagster storage is shared. When the tag names a process of this host t
 one is left to act on the request: the launcher says so in the run's log and answers False, so
 the UI offers *Force termination* (which marks the run canceled), as for any run whose worker
 died.
+
+The daemon's run monitoring (``run_monitoring`` in ``dagster.yaml``) asks the launcher, every
+minute, whether each started run's worker lives. For a run of ``pwr materialize`` that is whether
+the command lives (``run_owner.why_gone``: its process on this host, its heartbeat from another
+one); a dead one's run is marked failed with the reason, so it no longer holds a slot of the run
+queue. Runs executed by the code server's run workers are answered RUNNING, as before: Dagster's
+default launcher cannot check them.
 """
 
 from __future__ import annotations
 
-from dagster import DefaultRunLauncher
+from dagster import DagsterRun, DefaultRunLauncher
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
-from pwr_platform.runtime.run_owner import PROCESS_TAG, process_gone, tagged_process
+from pwr_platform.runtime.run_owner import PROCESS_TAG, tagged_process, why_gone
 
 
 class MaterializeAwareRunLauncher(DefaultRunLauncher):
-    """:class:`DefaultRunLauncher`, plus termination of the runs of a ``pwr materialize`` process."""
+    """:class:`DefaultRunLauncher`, plus termination and health of the runs of a ``pwr materialize`` process."""
 
     def terminate(self, run_id: str) -> bool:
         if not self.has_instance:
@@ -31,12 +39,12 @@ class MaterializeAwareRunLauncher(DefaultRunLauncher):
         if run is None or run.is_finished or PROCESS_TAG not in run.tags:
             return super().terminate(run_id)
         host, pid = tagged_process(run.tags[PROCESS_TAG])
-        if process_gone(run.tags[PROCESS_TAG]):
+        if why_gone(self._instance, run):
             self._instance.report_engine_event(
                 message=(
-                    f"The `pwr materialize` process that ran this run (pid {pid}) is gone: nothing is"
-                    " left to stop. Use Force termination, or run `pwr materialize` again, which marks"
-                    " it failed."
+                    f"The `pwr materialize` process that ran this run (pid {pid} on {host}) is gone:"
+                    " nothing is left to stop. Use Force termination; the daemon's run monitoring, or"
+                    " the next `pwr materialize`, marks it failed."
                 ),
                 dagster_run=run,
                 cls=self.__class__,
@@ -50,3 +58,16 @@ class MaterializeAwareRunLauncher(DefaultRunLauncher):
             ),
         )
         return True
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        why = why_gone(self._instance, run) if self.has_instance else None
+        if why is None:  # alive, not yet known, or a code server's run worker (not checked)
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"{why}; PostgreSQL rolled back what it had not committed. Marked failed by the daemon's run monitoring.",
+        )
